@@ -39,8 +39,36 @@ const typeText: Record<FieldErrorType, string> = {
   FieldValueTypeInvalid: 'Invalid value',
 };
 
+/**
+ * A bad value that field.Error prints with Go's `%#v` (slices, maps, structs):
+ * the text is kept verbatim, e.g. `[]string{"10.0.0.1", "10.0.0.2"}` or
+ * `map[string]string{"app":"web"}`. Build one with `goValue`.
+ */
+export class GoLiteral {
+  constructor(readonly text: string) {}
+  toJSON(): string { return this.text; }
+}
+
+/** Go `%#v` renderings of the values Kubernetes' validators pass to field.Invalid/Duplicate. */
+export const goValue = {
+  /** `[]string{"a", "b"}`; `[]string(nil)` for an absent list. `type` as Go names it (e.g. `core.IPFamily`). */
+  slice(values: readonly string[] | undefined | null, type = 'string'): GoLiteral {
+    if (values === undefined || values === null) return new GoLiteral(`[]${type}(nil)`);
+    return new GoLiteral(`[]${type}{${values.map((v) => JSON.stringify(v)).join(', ')}}`);
+  },
+  /** `map[string]string{"a":"b", "c":"d"}` with keys sorted as fmt does; `map[string]string(nil)` when absent. */
+  stringMap(m: Readonly<Record<string, string>> | undefined | null): GoLiteral {
+    if (m === undefined || m === null) return new GoLiteral('map[string]string(nil)');
+    const keys = Object.keys(m).sort();
+    return new GoLiteral(`map[string]string{${keys.map((k) => `${JSON.stringify(k)}:${JSON.stringify(m[k])}`).join(', ')}}`);
+  },
+  /** Any other `%#v` text, already rendered. */
+  raw(text: string): GoLiteral { return new GoLiteral(text); },
+};
+
 /** Renders a value the way apimachinery's field.Error does: strings quoted, numbers bare. */
 function renderValue(v: unknown): string {
+  if (v instanceof GoLiteral) return v.text;
   if (typeof v === 'string') return JSON.stringify(v);
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (v === null) return 'null';

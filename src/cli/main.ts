@@ -1,0 +1,39 @@
+// The `svcnet` command: subcommand dispatch, one-line errors, exit codes.
+import { UsageError } from './args.js';
+import { apiserverCommand } from './apiserver.js';
+
+interface Command {
+  summary: string;
+  run(argv: string[]): Promise<number>;
+}
+
+const commands: Record<string, Command> = {
+  apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
+};
+
+function usage(): string {
+  const w = Math.max(...Object.keys(commands).map((k) => k.length)) + 2;
+  return `svcnet: Kubernetes Service networking, for real.\n\nUsage:\n  svcnet <command> [flags]\n\nCommands:\n${Object.entries(commands)
+    .map(([k, c]) => `  ${k.padEnd(w)}${c.summary}`).join('\n')}\n\nRun 'svcnet <command> --help' for a command's flags.\n`;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`svcnet: unknown command "${name}" (see 'svcnet --help')\n`);
+    process.exitCode = 2;
+    return;
+  }
+  try {
+    process.exitCode = await cmd.run(rest);
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    process.stderr.write(`svcnet ${name}: ${msg}\n`);
+    process.exitCode = e instanceof UsageError ? 2 : 1;
+  }
+}

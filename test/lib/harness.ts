@@ -1,0 +1,80 @@
+// Scenario-test harness: an API server in this process on a free loopback
+// port, its own temp dir, HOME and kubeconfig (kubectl caches discovery under
+// HOME), and helpers that run the real kubectl / python client against it.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApiServer, type RunningApiServer } from '../../src/apiserver/index.js';
+import { setLogLevel } from '../../src/apiserver/log.js';
+
+export interface Harness {
+  dir: string;
+  kubeconfig: string;
+  server: RunningApiServer;
+  env: NodeJS.ProcessEnv;
+  kubectl(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult>;
+  /** kubectl that must succeed; returns stdout. */
+  k(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): Promise<string>;
+  spawnKubectl(args: string[]): ChildProcess;
+  writeFile(name: string, content: string): string;
+  close(): Promise<void>;
+}
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve) => {
+    const child = execFile(cmd, args, { env: opts.env, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+    if (opts.input !== undefined) child.stdin!.end(opts.input);
+    else child.stdin!.end();
+  });
+}
+
+export async function startHarness(o: { storage?: string; dir?: string } = {}): Promise<Harness> {
+  setLogLevel('error');
+  const dir = o.dir ?? mkdtempSync(join(tmpdir(), 'svcnet-test-'));
+  const server = await startApiServer({
+    listenHost: '127.0.0.1', listenPort: 0, storage: o.storage ?? 'memory', dataDir: dir,
+    serviceClusterIPRange: '10.96.0.0/16', serviceNodePortRange: '30000-32767',
+  });
+  const kubeconfig = server.kubeconfigPath!;
+  const env: NodeJS.ProcessEnv = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: kubeconfig, LANG: 'C.UTF-8' };
+  const h: Harness = {
+    dir, kubeconfig, server, env,
+    kubectl: (args, opts = {}) => run('/usr/bin/kubectl', args, { ...opts, env: { ...env, ...opts.env } }),
+    async k(args, opts = {}) {
+      const r = await h.kubectl(args, opts);
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
+      return r.stdout;
+    },
+    spawnKubectl: (args) => spawn('/usr/bin/kubectl', args, { env, stdio: ['ignore', 'pipe', 'pipe'] }),
+    writeFile(name, content) {
+      const p = join(dir, name);
+      writeFileSync(p, content);
+      return p;
+    },
+    async close() {
+      await server.close();
+      if (!o.dir) rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/** Waits until `pred` holds on the accumulated output of a child, or times out. */
+export function waitForOutput(child: ChildProcess, pred: (out: string) => boolean, timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`timed out waiting; output so far:\n${out}`)), timeoutMs);
+    const on = (d: Buffer) => {
+      out += d.toString();
+      if (pred(out)) { clearTimeout(t); resolve(out); }
+    };
+    child.stdout!.on('data', on);
+    child.stderr!.on('data', on);
+  });
+}
