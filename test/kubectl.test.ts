@@ -82,7 +82,7 @@ data:
   b: "3"
 `);
   assert.equal((await h.k(['apply', '--server-side', '-f', f])).trim(), 'configmap/ssa serverside-applied');
-  const cm = JSON.parse(await h.k(['get', 'cm', 'ssa', '-o', 'json']));
+  const cm = JSON.parse(await h.k(['get', 'cm', 'ssa', '-o', 'json', '--show-managed-fields']));
   assert.deepEqual(cm.data, { a: '2', b: '3' });
   assert.ok(cm.metadata.managedFields.some((m: { manager: string; operation: string }) => m.manager === 'kubectl' && m.operation === 'Apply'));
 });

@@ -101,7 +101,8 @@ export function toStatusError(e: unknown): StatusError {
   return errors.internal(msg);
 }
 
+/** Go's strconv.ParseBool, which kube-apiserver uses for query flags (python sends `True`). */
 export function queryBool(q: URLSearchParams, name: string): boolean {
   const v = q.get(name);
-  return v === 'true' || v === '1' || v === '';
+  return v !== null && ['1', 't', 'T', 'TRUE', 'true', 'True', ''].includes(v);
 }

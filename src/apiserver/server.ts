@@ -16,10 +16,11 @@ import { parseApiPath, type RequestInfo } from './request.js';
 import { clone, Registry, type DeleteOptions, type Obj, type ObjFilter, type ObjWatchEvent, type Strategy } from './registry/generic.js';
 import { buildFilter } from './selectors.js';
 import { toTable, toPartialMetadata, type TableOptions } from './printing.js';
-import { applyPatch, type PatchType } from './patching.js';
+import { applyPatch, managerFromUserAgent, trackManagedFields, type PatchType } from './patching.js';
 import { openapiHandler, checkUnknownFields, pruneFields } from './openapi-routes.js';
 import { strategies, type ClusterConfig } from './strategies.js';
 import { logger } from './log.js';
+import { decodeK8sProtobuf, hasProtobufSchema, isProtobuf, ProtobufDecodeError } from './protobuf/decode.js';
 
 export interface ApiServerOptions {
   store: Store;
@@ -53,7 +54,7 @@ export class ApiServer {
     this.tls = opts.tls;
     const s = strategies(this, opts.config);
     for (const r of resources) {
-      this.registries.set(`${r.group}/${r.plural}`, new Registry(r, this.store, s[r.kind] ?? {}));
+      this.registries.set(`${r.group}/${r.plural}`, new Registry(r, this.store, s[r.kind] ?? {}, trackManagedFields));
     }
   }
 
@@ -249,13 +250,30 @@ export class ApiServer {
   }
 
   private async decodeObject(ctx: Ctx, reg: Registry, body?: Buffer): Promise<Obj> {
-    const raw = decodeBody(body ?? await readBody(ctx.req), ctx.req.headers['content-type']);
+    const buf = body ?? await readBody(ctx.req);
+    const ct = ctx.req.headers['content-type'];
+    let raw: unknown;
+    if (isProtobuf(ct)) {
+      // kubectl's typed clients (create namespace/configmap/deployment/service) send protobuf, with no JSON fallback.
+      const gv = groupVersion(reg.info);
+      if (!hasProtobufSchema(gv, reg.info.kind)) throw errors.unsupportedMediaType(mediaType(ct));
+      try {
+        raw = decodeK8sProtobuf(buf, { apiVersion: gv, kind: reg.info.kind }).object;
+      } catch (e) {
+        if (e instanceof ProtobufDecodeError) throw errors.badRequest(e.message);
+        throw e;
+      }
+    } else {
+      raw = decodeBody(buf, ct);
+    }
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(raw)}'`);
     }
     const o = raw as Obj;
-    if (!o.kind) throw errors.badRequest(`Object 'Kind' is missing in '${JSON.stringify(raw).slice(0, 200)}'`);
     const gv = groupVersion(reg.info);
+    // A body without apiVersion/kind takes the endpoint's, as kube's decoder defaults them from the request path.
+    if (o.kind === undefined || o.kind === '') o.kind = reg.info.kind;
+    if (o.apiVersion === undefined || o.apiVersion === '') o.apiVersion = gv;
     if (o.apiVersion !== undefined && o.apiVersion !== gv) {
       throw errors.badRequest(`the API version in the data (${o.apiVersion}) does not match the expected API version (${gv})`);
     }
@@ -308,7 +326,11 @@ export class ApiServer {
   private writeOptions(ctx: Ctx): { dryRun: boolean; fieldManager?: string } {
     const dry = ctx.q.getAll('dryRun');
     for (const d of dry) if (d !== 'All') throw errors.badRequest(`Invalid dry run value: ${d}`);
-    return { dryRun: dry.includes('All'), fieldManager: ctx.q.get('fieldManager') ?? undefined };
+    const fm = ctx.q.get('fieldManager');
+    if (fm !== null && (fm.length > 128 || !/^[\x20-\x7e]*$/.test(fm))) {
+      throw errors.badRequest(`fieldManager: Invalid value: "${fm}": must consist of printable characters and be at most 128 characters`);
+    }
+    return { dryRun: dry.includes('All'), fieldManager: fm || managerFromUserAgent(ctx.req.headers['user-agent']) };
   }
 
   private async create(ctx: Ctx, reg: Registry, info: RequestInfo): Promise<void> {
@@ -345,9 +367,9 @@ export class ApiServer {
     if (!pt) throw errors.unsupportedMediaType(ct);
     const body = await readBody(ctx.req);
     const patch = decodeBody(body, ct);
-    const opts = this.writeOptions(ctx);
+    const opts = { ...this.writeOptions(ctx), managedFieldsDone: pt === 'apply' };
     const force = queryBool(ctx.q, 'force');
-    if (pt === 'apply' && !opts.fieldManager) {
+    if (pt === 'apply' && !ctx.q.get('fieldManager')) {
       throw errors.badRequest('PATCH, application/apply-patch+yaml requests must specify a fieldManager');
     }
     const sub = info.subresource === 'status' ? 'status' : '';
@@ -545,7 +567,7 @@ export class ApiServer {
     if (!t) throw errors.notAcceptable('only the following media types are accepted: application/json, application/json;stream=watch');
     const filter = this.filterFor(ctx, reg, name);
     const rvParam = ctx.q.get('resourceVersion') ?? '';
-    const sendInitial = ctx.q.get('sendInitialEvents') === 'true';
+    const sendInitial = queryBool(ctx.q, 'sendInitialEvents');
     const bookmarks = queryBool(ctx.q, 'allowWatchBookmarks');
     const timeoutSeconds = Number(ctx.q.get('timeoutSeconds') ?? 0) || (1800 + Math.floor(Math.random() * 1800));
     let afterRev: number;

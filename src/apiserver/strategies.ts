@@ -4,6 +4,8 @@ import type { FieldError } from '../api/errors.js';
 import { applyDefaults, validateObject, validateObjectUpdate } from './kinds.js';
 import { clone, nowTimestamp, type Obj, type Strategy } from './registry/generic.js';
 import { serviceAllocation } from './registry/service.js';
+import { ValidateServiceStatusUpdate } from '../api/validation/service.js';
+import type { Service } from 'kubernetes-types/core/v1.js';
 
 export interface ClusterConfig {
   /** --service-cluster-ip-range: one CIDR, or two (IPv4,IPv6) for dual stack. */
@@ -91,6 +93,11 @@ export function strategies(host: StrategyHost, config: ClusterConfig): Record<st
     }),
     Service: withStatus('Service', (o) => { o['status'] = { loadBalancer: {} }; }, {
       tracksGeneration: false,
+      // kube-apiserver allocates before it validates (a Local-policy LoadBalancer is only
+      // valid once its healthCheckNodePort exists): admitService in txnExtras does both.
+      validate: undefined,
+      validateUpdate: undefined,
+      validateStatusUpdate: (o, old) => ValidateServiceStatusUpdate(o as unknown as Service, old as unknown as Service),
       txnExtras: serviceAllocation(host.store, config),
     }),
     Endpoints: plain('Endpoints'),

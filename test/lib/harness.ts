@@ -51,7 +51,11 @@ export async function startHarness(o: { storage?: string; dir?: string } = {}): 
       if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}${r.stdout}`);
       return r.stdout;
     },
-    spawnKubectl: (args) => spawn('/usr/bin/kubectl', args, { env, stdio: ['ignore', 'pipe', 'pipe'] }),
+    spawnKubectl: (args) => {
+      const child = spawn('/usr/bin/kubectl', args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      collect(child);
+      return child;
+    },
     writeFile(name, content) {
       const p = join(dir, name);
       writeFileSync(p, content);
@@ -65,16 +69,34 @@ export async function startHarness(o: { storage?: string; dir?: string } = {}): 
   return h;
 }
 
-/** Waits until `pred` holds on the accumulated output of a child, or times out. */
+/** Everything a child has printed so far (stdout and stderr), collected from its start. */
+const outputs = new WeakMap<ChildProcess, { text: string; waiters: Set<() => void> }>();
+
+function collect(child: ChildProcess): { text: string; waiters: Set<() => void> } {
+  let o = outputs.get(child);
+  if (!o) {
+    const rec = { text: '', waiters: new Set<() => void>() };
+    const on = (d: Buffer) => { rec.text += d.toString(); rec.waiters.forEach((w) => w()); };
+    child.stdout?.on('data', on);
+    child.stderr?.on('data', on);
+    outputs.set(child, rec);
+    o = rec;
+  }
+  return o;
+}
+
+/** Waits until `pred` holds on everything the child printed since it started, or times out. */
 export function waitForOutput(child: ChildProcess, pred: (out: string) => boolean, timeoutMs = 15_000): Promise<string> {
+  const rec = collect(child);
   return new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`timed out waiting; output so far:\n${out}`)), timeoutMs);
-    const on = (d: Buffer) => {
-      out += d.toString();
-      if (pred(out)) { clearTimeout(t); resolve(out); }
+    const check = () => {
+      if (!pred(rec.text)) return;
+      clearTimeout(t);
+      rec.waiters.delete(check);
+      resolve(rec.text);
     };
-    child.stdout!.on('data', on);
-    child.stderr!.on('data', on);
+    const t = setTimeout(() => { rec.waiters.delete(check); reject(new Error(`timed out waiting; output so far:\n${rec.text}`)); }, timeoutMs);
+    rec.waiters.add(check);
+    check();
   });
 }

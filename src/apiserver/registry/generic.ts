@@ -62,9 +62,14 @@ export interface Strategy {
 
 export interface WriteOptions {
   dryRun?: boolean;
-  /** Used by the registry hooks (managedFields) — recorded as given. */
+  /** Who writes: recorded in managedFields as an Update entry. */
   fieldManager?: string;
+  /** The writer already computed managedFields (server-side apply). */
+  managedFieldsDone?: boolean;
 }
+
+/** Records field ownership of a write (kube's fieldmanager); old undefined on create. */
+export type FieldManagement = (old: Obj | undefined, obj: Obj, manager: string, subresource: string) => Obj;
 
 export interface DeleteOptions extends WriteOptions {
   gracePeriodSeconds?: number;
@@ -129,7 +134,10 @@ export class Registry {
   private readonly store: Store;
   private readonly prefix: string;
 
-  constructor(info: ResourceInfo, store: Store, strategy: Strategy = {}) {
+  private readonly fieldManagement?: FieldManagement;
+
+  constructor(info: ResourceInfo, store: Store, strategy: Strategy = {}, fieldManagement?: FieldManagement) {
+    this.fieldManagement = fieldManagement;
     this.info = info;
     this.store = store;
     this.strategy = strategy;
@@ -243,11 +251,14 @@ export class Registry {
     obj = clone(obj);
     obj.apiVersion = groupVersion(this.info);
     obj.kind = this.info.kind;
-    const md = obj.metadata;
-    if (!this.info.namespaced) delete md.namespace;
-    const generated = !md.name && !!md.generateName;
+    if (!this.info.namespaced) delete obj.metadata.namespace;
+    const generated = !obj.metadata.name && !!obj.metadata.generateName;
     if (s.prepareForCreate) s.prepareForCreate(obj);
     if (s.defaults) s.defaults(obj);
+    if (this.fieldManagement && opts.fieldManager && !opts.managedFieldsDone) {
+      obj = this.fieldManagement(undefined, obj, opts.fieldManager, '');
+    }
+    const md = obj.metadata;
     for (let attempt = 0; ; attempt++) {
       if (generated) md.name = md.generateName + randomSuffix();
       delete md.resourceVersion;
@@ -324,12 +335,19 @@ export class Registry {
         delete md.deletionGracePeriodSeconds;
       }
       if (md.generateName === undefined && old.generateName) md.generateName = old.generateName;
+      // An unconditional update validates as if it named the stored version (kube sets it before ValidateObjectMetaUpdate).
+      if (!md.resourceVersion) md.resourceVersion = old.resourceVersion;
       if (opts.subresource === 'status') {
         if (s.prepareForStatusUpdate) s.prepareForStatusUpdate(desired, current);
       } else if (s.prepareForUpdate) {
         s.prepareForUpdate(desired, current);
       }
       if (s.defaults) s.defaults(desired);
+      let withFields = desired;
+      if (this.fieldManagement && opts.fieldManager && !opts.managedFieldsDone) {
+        withFields = this.fieldManagement(current, desired, opts.fieldManager, opts.subresource ?? '');
+        desired.metadata.managedFields = withFields.metadata.managedFields;
+      }
       if (s.tracksGeneration) {
         const g = old.generation ?? 1;
         md.generation = deepEqual(desired['spec'], current['spec']) ? g : g + 1;
