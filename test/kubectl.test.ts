@@ -99,7 +99,7 @@ test('get: table columns, -o wide, yaml, jsonpath, -l, -A', async () => {
   assert.match(y, /^  resourceVersion: "\d+"$/m);
   assert.match(y, /^  uid: [0-9a-f-]{36}$/m);
   assert.equal(await h.k(['get', 'svc', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}']), 'web');
-  assert.equal(await h.k(['get', 'svc', '-l', 'app!=web', '-o', 'jsonpath={.items[*].metadata.name}']), '');
+  assert.equal(await h.k(['get', 'svc', '-l', 'app!=web', '-o', 'jsonpath={.items[*].metadata.name}']), 'kubernetes');
   const all = await h.k(['get', 'ns', '-A', '-o', 'name']);
   assert.match(all, /namespace\/kube-system/);
   await h.k(['create', 'namespace', 'other']);

@@ -1,17 +1,125 @@
-// What exists from the start on a fresh cluster: the four system namespaces
-// (kube-apiserver's system namespaces controller does the same).
+// What exists from the start on a fresh cluster, and the repair pass run
+// before serving: the four system namespaces (kube-apiserver's system
+// namespaces controller), the `kubernetes` Service at the first IP of the
+// service range, and the allocator repair (kube-apiserver's ipallocator and
+// portallocator repair controllers) with its findings recorded as Events.
+import type { Service } from 'kubernetes-types/core/v1.js';
 import { StatusError } from '../api/errors.js';
+import { numRepairsBeforeLeakCleanup, repairServiceAllocations, type RepairFinding, type RepairLeaks } from './registry/allocator/repair.js';
+import { snapshotServiceAllocators } from './registry/allocator/service.js';
+import { newIPRange } from './registry/allocator/ip.js';
+import { loadAllocatorState, SERVICE_RANGES_KEY } from './registry/service.js';
+import { nowTimestamp, randomSuffix } from './registry/generic.js';
 import type { ApiServer } from './server.js';
+import { logger } from './log.js';
 
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
+
+function ignoreExists(e: unknown): void {
+  if (!(e instanceof StatusError && e.code === 409)) throw e;
+}
 
 export async function ensureSystemNamespaces(api: ApiServer): Promise<void> {
   const reg = api.registry('', 'namespaces');
   for (const name of systemNamespaces) {
-    try {
-      await reg.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
-    } catch (e) {
-      if (!(e instanceof StatusError && e.code === 409)) throw e;
-    }
+    await reg.create({ apiVersion: 'v1', kind: 'Namespace', metadata: { name } }).catch(ignoreExists);
   }
+}
+
+/** The first usable IP of the (primary) service range: where `kubernetes` lives. */
+export function kubernetesServiceIP(serviceClusterIPRange: string): string {
+  const primary = serviceClusterIPRange.split(',')[0]!.trim();
+  newIPRange(primary); // throws kube's message for an unusable range
+  // The network address is never handed out: the first IP is network + 1.
+  const [addr, bits] = primary.split('/');
+  if (addr!.includes(':')) {
+    const big = ipv6ToBigInt(addr!) + 1n;
+    return bigIntToIPv6(big);
+  }
+  const n = addr!.split('.').reduce((a, o) => a * 256 + Number(o), 0);
+  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
+  const first = ((n & mask) >>> 0) + 1;
+  return [24, 16, 8, 0].map((s) => (first >>> s) & 255).join('.');
+}
+
+function ipv6ToBigInt(a: string): bigint {
+  const [head, tail] = a.split('::') as [string, string | undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
+  return groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n);
+}
+
+function bigIntToIPv6(n: bigint): string {
+  const parts: string[] = [];
+  for (let i = 7; i >= 0; i--) parts.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
+  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+}
+
+/**
+ * The `kubernetes` Service in `default`: ClusterIP at the range's first IP,
+ * port 443 (https) to the API server's port; kept in step when the port changes.
+ */
+export async function ensureKubernetesService(api: ApiServer, apiserverPort: number): Promise<void> {
+  const reg = api.registry('', 'services');
+  const ip = kubernetesServiceIP(api.config.serviceClusterIPRange);
+  const ports = [{ name: 'https', protocol: 'TCP', port: 443, targetPort: apiserverPort }];
+  const existing = await reg.tryGet('default', 'kubernetes');
+  if (!existing) {
+    await reg.create({
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+      spec: { type: 'ClusterIP', clusterIP: ip, ports, sessionAffinity: 'None' },
+    }, { fieldManager: 'kube-apiserver' }).catch(ignoreExists);
+    return;
+  }
+  const cur = (existing['spec'] as { ports?: { targetPort?: unknown }[] }).ports?.[0]?.targetPort;
+  if (cur !== apiserverPort) {
+    await reg.guaranteedUpdate('default', 'kubernetes', (s) => {
+      (s['spec'] as { ports: unknown }).ports = ports;
+      return s;
+    }, { fieldManager: 'kube-apiserver' });
+  }
+}
+
+/**
+ * Rebuilds the allocator state from the Services before serving. Nothing else
+ * writes yet, so a value no Service uses is a real leak and is released now
+ * (the running repair loop waits numRepairsBeforeLeakCleanup rounds instead).
+ */
+export async function repairAllocations(api: ApiServer): Promise<RepairFinding[]> {
+  const reg = api.registry('', 'services');
+  const { items } = await reg.list(undefined);
+  const kv = await api.store.get(SERVICE_RANGES_KEY);
+  let state = loadAllocatorState(kv, api.config);
+  let leaks: RepairLeaks | undefined;
+  const findings: RepairFinding[] = [];
+  for (let round = 0; round <= numRepairsBeforeLeakCleanup; round++) {
+    const r = repairServiceAllocations(items as unknown as Service[], state, leaks);
+    state = r.state;
+    leaks = r.leaks;
+    if (round === 0) findings.push(...r.findings);
+  }
+  const value = JSON.stringify(snapshotServiceAllocators(state));
+  if (kv?.value !== value) {
+    const res = await api.store.txn({ compare: [{ key: SERVICE_RANGES_KEY, modRevision: kv?.modRevision ?? 0 }], success: [{ type: 'put', key: SERVICE_RANGES_KEY, value }] });
+    if (!res.succeeded) throw new Error('allocation state changed during repair');
+  }
+  const events = api.registry('', 'events');
+  for (const f of findings) {
+    logger.warn('allocation repair', { reason: f.reason, message: f.message });
+    if (!f.event || !f.service) continue;
+    const now = nowTimestamp();
+    await events.create({
+      apiVersion: 'v1', kind: 'Event',
+      metadata: { name: `${f.service.name}.${randomSuffix(10)}`, namespace: f.service.namespace },
+      involvedObject: { apiVersion: 'v1', kind: 'Service', namespace: f.service.namespace, name: f.service.name, uid: f.service.uid },
+      reason: f.reason, message: f.message, type: 'Warning', count: 1,
+      firstTimestamp: now, lastTimestamp: now,
+      source: { component: f.reason.startsWith('Port') ? 'portallocator-repair-controller' : 'ipallocator-repair-controller' },
+      reportingComponent: f.reason.startsWith('Port') ? 'portallocator-repair-controller' : 'ipallocator-repair-controller',
+      reportingInstance: '',
+    }).catch((e) => logger.warn('could not record repair event', { err: String(e) }));
+  }
+  return findings;
 }

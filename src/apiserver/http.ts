@@ -12,7 +12,11 @@ export async function readBody(req: IncomingMessage, limit = MAX_BODY_BYTES): Pr
   let size = 0;
   for await (const c of req as AsyncIterable<Buffer>) {
     size += c.length;
-    if (size > limit) throw errors.tooLarge('Request entity too large: limit is 3145728');
+    if (size > limit) {
+      // Let the rest of the body drain unread so the client receives the 413 instead of a reset.
+      req.resume();
+      throw errors.tooLarge('Request entity too large: limit is 3145728');
+    }
     chunks.push(c);
   }
   return Buffer.concat(chunks);
@@ -23,8 +27,27 @@ export function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-/** Decodes a JSON or YAML request body into a plain object. */
+/** Nesting deeper than this is refused before any recursive code sees it (kube's JSON decoder also caps depth). */
+export const MAX_NESTING = 1000;
+
+function checkDepth(v: unknown): void {
+  const stack: [unknown, number][] = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (typeof x !== 'object' || x === null) continue;
+    if (d >= MAX_NESTING) throw errors.badRequest(`the request body is nested more than ${MAX_NESTING} levels deep`);
+    for (const c of Array.isArray(x) ? x : Object.values(x)) if (typeof c === 'object' && c !== null) stack.push([c, d + 1]);
+  }
+}
+
+/** Decodes a JSON or YAML request body into a plain value, refusing pathological nesting. */
 export function decodeBody(body: Buffer, contentType: string | undefined): unknown {
+  const v = decodeBodyUnchecked(body, contentType);
+  checkDepth(v);
+  return v;
+}
+
+function decodeBodyUnchecked(body: Buffer, contentType: string | undefined): unknown {
   const mt = mediaType(contentType);
   const text = body.toString('utf8');
   if (text.trim() === '') throw errors.badRequest('the body of the request was empty');

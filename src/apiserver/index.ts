@@ -4,7 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { openStore, startCompactor } from '../storage/index.js';
 import type { Store } from '../storage/store.js';
 import { ApiServer } from './server.js';
-import { ensureSystemNamespaces } from './bootstrap.js';
+import { ensureKubernetesService, ensureSystemNamespaces, repairAllocations } from './bootstrap.js';
 import { writeKubeconfig } from './kubeconfig.js';
 import { ensureServingCerts } from './tls.js';
 import type { ClusterConfig } from './strategies.js';
@@ -40,7 +40,9 @@ export async function startApiServer(o: StartOptions): Promise<RunningApiServer>
     const certs = ensureServingCerts(o.dataDir);
     api = new ApiServer({ store, token, tls: certs, config: { serviceClusterIPRange: o.serviceClusterIPRange, serviceNodePortRange: o.serviceNodePortRange } });
     await ensureSystemNamespaces(api);
+    await repairAllocations(api);
     const addr = await api.listen(o.listenHost, o.listenPort);
+    await ensureKubernetesService(api, addr.port);
     compactor = startCompactor(store, { keepRevisions: 10000, intervalMs: 60_000 });
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
     const url = `https://${host}:${addr.port}`;

@@ -25,7 +25,12 @@ export type PathKind =
   | { kind: 'other' };
 
 export function parseApiPath(pathname: string): PathKind {
-  const parts = pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
+  let parts: string[];
+  try {
+    parts = pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
+  } catch {
+    return { kind: 'other' };
+  }
   if (parts[0] === 'api') {
     if (parts.length === 1) return { kind: 'root', legacy: true };
     return parseGV('', parts[1]!, parts.slice(2));

@@ -20,6 +20,7 @@ import { applyPatch, managerFromUserAgent, trackManagedFields, type PatchType } 
 import { openapiHandler, checkUnknownFields, pruneFields } from './openapi-routes.js';
 import { strategies, type ClusterConfig } from './strategies.js';
 import { logger } from './log.js';
+import { typeError } from './typecheck.js';
 import { decodeK8sProtobuf, hasProtobufSchema, isProtobuf, ProtobufDecodeError } from './protobuf/decode.js';
 
 export interface ApiServerOptions {
@@ -162,6 +163,7 @@ export class ApiServer {
       if (handler) return handler(ctx.req, ctx.res, info);
       throw errors.serviceUnavailable(`the ${r.plural}/${info.subresource} subresource is not available on this server`);
     }
+    if (!info.subresource) this.checkVerb(r, method, info.name === undefined, watch);
     if (info.name === undefined) {
       switch (method) {
         case 'GET': return watch ? this.watch(ctx, reg, info) : this.list(ctx, reg, info);
@@ -180,6 +182,18 @@ export class ApiServer {
       case 'PATCH': return this.patch(ctx, reg, info);
       case 'DELETE': return this.delete(ctx, reg, info);
       default: throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
+    }
+  }
+
+  /** Refuses a verb the resource does not serve (discovery's verbs), with kube-apiserver's 405. */
+  private checkVerb(r: ResourceInfo, method: string, collection: boolean, watch: boolean): void {
+    const verb = method === 'GET' ? (watch ? 'watch' : collection ? 'list' : 'get')
+      : method === 'POST' ? (collection ? 'create' : '')
+      : method === 'PUT' ? (collection ? '' : 'update')
+      : method === 'PATCH' ? (collection ? '' : 'patch')
+      : method === 'DELETE' ? (collection ? 'deletecollection' : 'delete') : '';
+    if (!verb || !r.verbs.includes(verb)) {
+      throw errors.methodNotAllowed(`the server does not allow this method on the requested resource`);
     }
   }
 
@@ -290,6 +304,11 @@ export class ApiServer {
 
   /** fieldValidation=Strict|Warn|Ignore: unknown fields are refused, warned about, or dropped silently. */
   private fieldValidation(ctx: Ctx, reg: Registry, o: Obj): void {
+    const te = typeError(o, groupVersion(reg.info), reg.info.kind);
+    if (te) {
+      const k = reg.info.kind;
+      throw errors.badRequest(`${k} in version "${reg.info.version}" cannot be handled as a ${k}: ${te}`);
+    }
     const mode = ctx.q.get('fieldValidation') ?? 'Warn';
     if (mode !== 'Strict' && mode !== 'Warn' && mode !== 'Ignore') {
       throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got "${mode}"`);
@@ -380,7 +399,7 @@ export class ApiServer {
       const n = next as Obj;
       if (!n.metadata) n.metadata = {};
       if (current && n.metadata.resourceVersion === undefined) n.metadata.resourceVersion = undefined;
-      if (pt === 'apply' || pt === 'strategic' || pt === 'merge') this.fieldValidation(ctx, reg, n);
+      this.fieldValidation(ctx, reg, n);
       if (n.metadata.name !== undefined && n.metadata.name !== info.name) {
         throw errors.badRequest(`the name of the object (${n.metadata.name}) does not match the name on the URL (${info.name})`);
       }
@@ -396,7 +415,14 @@ export class ApiServer {
       return reg.create(o, opts);
     } : undefined;
     const { obj, created } = await reg.guaranteedUpdate(info.namespace, info.name!, (cur) => {
-      const n = mutate(cur);
+      let n: Obj;
+      try {
+        n = mutate(cur);
+      } catch (e) {
+        // kube answers some malformed strategic patches with a bare 500; a bad request body is the client's error.
+        if (e instanceof StatusError && e.code >= 500) throw errors.badRequest(e.message);
+        throw e;
+      }
       // A patch keeps the resourceVersion it names (a precondition), or none.
       const patchRV = (patch as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
       n.metadata.resourceVersion = pt === 'json' ? (n.metadata.resourceVersion === cur.metadata.resourceVersion ? undefined : n.metadata.resourceVersion) : patchRV;

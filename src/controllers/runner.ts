@@ -1,0 +1,225 @@
+// The loop around a pure Reconciler (controller-runtime's controller, level
+// triggered): informers turn every change into keys, a rate-limited work
+// queue hands each key to one worker at a time, the worker asks the
+// reconciler for a plan against the informers' caches and applies the plan's
+// writes in order. A failure anywhere requeues that key with per-key backoff;
+// nothing one key does can stop the others.
+import { isStatusError } from '../api/errors.js';
+import type { ResourceInfo } from '../api/resources.js';
+import { systemClock, type Clock } from '../client/clock.js';
+import { EventRecorder } from '../client/events.js';
+import type { InformerFactory, Registration } from '../client/informer.js';
+import { errorText, silentLogger, type Logger } from '../client/log.js';
+import type { Client, KObject } from '../client/types.js';
+import { WorkQueue, type RateLimiter } from '../client/workqueue.js';
+import type { Action, Cache, Plan, Reconciler } from './types.js';
+
+export interface RunControllerDeps {
+  client: Client;
+  /** Shared informers; the runner asks it for one informer per watched resource and never closes it. */
+  informers: InformerFactory;
+  clock?: Clock;
+  /** Keys reconciled concurrently (never the same key twice at once). Default 2. */
+  workers?: number;
+  log?: Logger;
+  rateLimiter?: RateLimiter;
+}
+
+export interface ControllerMetrics {
+  /** reconcile() calls (including ones that threw). */
+  reconciles: number;
+  /** Reconciles that threw or whose plan failed to apply. */
+  errors: number;
+  /** Keys requeued with backoff. */
+  retries: number;
+  /** API writes applied (benign AlreadyExists/NotFound included). */
+  actions: number;
+  eventsRecorded: number;
+  queueDepth: number;
+  /** Duration of the last reconcile + apply, by the controller's clock. */
+  lastDurationMs: number;
+  lastError?: string;
+}
+
+export interface RunningController {
+  readonly name: string;
+  /** Resolves once every watched informer has synced and workers run; rejects if closed before. */
+  waitForSync(): Promise<void>;
+  metrics(): ControllerMetrics;
+  /** Stops handing out keys, waits for workers to finish their current key and for event writes. */
+  close(): Promise<void>;
+}
+
+/** AlreadyExists on create and NotFound on delete mean the world is already as the plan wants. */
+function benign(a: Action, e: unknown): boolean {
+  if (!isStatusError(e)) return false;
+  if (a.verb === 'create' && e.code === 409 && e.reason === 'AlreadyExists') return true;
+  if (a.verb === 'delete' && e.code === 404) return true;
+  return false;
+}
+
+function describe(a: Action): string {
+  const name = a.verb === 'create' || a.verb === 'update' ? (a.object.metadata?.name ?? a.object.metadata?.generateName ?? '') : a.name;
+  const what = `${a.resource.plural}${a.resource.group ? '.' + a.resource.group : ''}`;
+  return `${a.verb} ${what} ${a.namespace ? a.namespace + '/' : ''}${name}${'subresource' in a && a.subresource ? '/' + a.subresource : ''}`;
+}
+
+export function runController(reconciler: Reconciler, deps: RunControllerDeps): RunningController {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.log ?? silentLogger;
+  const name = reconciler.name;
+  const client = deps.client;
+  const queue = new WorkQueue({ clock, name, rateLimiter: deps.rateLimiter });
+  const recorder = new EventRecorder(client, { component: name, clock, log });
+  const m = { reconciles: 0, errors: 0, actions: 0, eventsRecorded: 0, lastDurationMs: 0, lastError: undefined as string | undefined };
+  let closed = false;
+
+  const enqueue = (r: ResourceInfo, obj: KObject, old?: KObject) => {
+    let keys: string[];
+    try {
+      keys = reconciler.keysFor(r, obj, old);
+    } catch (e) {
+      log.error('keysFor failed', { controller: name, resource: r.plural, error: errorText(e) });
+      return;
+    }
+    for (const k of keys) queue.add(k);
+  };
+
+  const watched = new Map<string, ResourceInfo>();
+  for (const r of reconciler.watches) watched.set(`${r.group}/${r.plural}`, r);
+  const informers = [...watched.values()].map((r) => deps.informers.informer(r));
+  const registrations: Registration[] = informers.map((inf) => inf.addEventHandler({
+    onAdd: (o) => enqueue(inf.resource, o),
+    onUpdate: (old, o) => enqueue(inf.resource, o, old),
+    onDelete: (o) => enqueue(inf.resource, o),
+  }));
+
+  const cache: Cache = {
+    list(r, namespace) {
+      return storeFor(r).list(r.namespaced ? namespace : undefined);
+    },
+    get(r, namespace, objName) {
+      return storeFor(r).get(r.namespaced ? namespace : undefined, objName);
+    },
+  };
+  function storeFor(r: ResourceInfo) {
+    const inf = watched.has(`${r.group}/${r.plural}`) ? deps.informers.existing(r) : undefined;
+    if (!inf) throw new Error(`controller ${name} reads ${r.plural} but does not watch it`);
+    return inf.store;
+  }
+
+  async function apply(a: Action): Promise<void> {
+    const fieldManager = name;
+    switch (a.verb) {
+      case 'create':
+        await client.create(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource, name: a.name });
+        return;
+      case 'update':
+        await client.update(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource });
+        return;
+      case 'patch':
+        // A controller owns what it applies: take fields over from other managers, as controllers do with force=true.
+        await client.patch(a.resource, a.namespace, a.name, a.patchType, a.patch,
+          { fieldManager, subresource: a.subresource, force: a.patchType === 'apply' ? true : undefined });
+        return;
+      case 'delete':
+        await client.delete(a.resource, a.namespace, a.name, { preconditions: a.preconditions, propagationPolicy: a.propagationPolicy });
+        return;
+    }
+  }
+
+  const fail = (key: string, what: string, e: unknown) => {
+    m.errors++;
+    m.lastError = `${what}: ${errorText(e)}`;
+    // A conflict is the normal outcome of a stale cache: retry quietly once the cache has caught up.
+    const conflict = isStatusError(e) && e.code === 409;
+    (conflict ? log.info : log.warn)(`${what} failed; requeued`, { controller: name, key, error: errorText(e), retries: queue.numRequeues(key) + 1 });
+    queue.addRateLimited(key);
+  };
+
+  async function processKey(key: string): Promise<void> {
+    const start = clock.now();
+    m.reconciles++;
+    try {
+      let plan: Plan;
+      try {
+        plan = reconciler.reconcile(key, cache, new Date(start));
+        if (!plan || !Array.isArray(plan.actions)) throw new Error('reconcile returned no plan');
+      } catch (e) {
+        log.error('reconcile threw', { controller: name, key, error: errorText(e) });
+        m.errors++;
+        m.lastError = `reconcile: ${errorText(e)}`;
+        queue.addRateLimited(key);
+        return;
+      }
+      let clean = true;
+      for (const a of plan.actions) {
+        try {
+          await apply(a);
+          m.actions++;
+        } catch (e) {
+          if (benign(a, e)) { m.actions++; continue; }
+          // Later actions may depend on this one (the plan's order is deliberate): stop here.
+          fail(key, describe(a), e);
+          clean = false;
+          break;
+        }
+      }
+      for (const ev of plan.events ?? []) {
+        m.eventsRecorded++;
+        void recorder.record(ev);
+      }
+      if (clean) {
+        queue.forget(key);
+        if (plan.requeueAfterMs !== undefined && plan.requeueAfterMs >= 0) queue.addAfter(key, plan.requeueAfterMs);
+      }
+    } finally {
+      m.lastDurationMs = clock.now() - start;
+    }
+  }
+
+  const workerCount = Math.max(1, deps.workers ?? 2);
+  const workers: Promise<void>[] = [];
+  async function worker(): Promise<void> {
+    for (;;) {
+      const key = await queue.get();
+      if (key === undefined) return;
+      try {
+        await processKey(key);
+      } catch (e) {
+        // processKey handles its own failures; this is a last guard so a worker never dies.
+        log.error('controller worker failed', { controller: name, key, error: errorText(e) });
+        queue.addRateLimited(key);
+      } finally {
+        queue.done(key);
+      }
+    }
+  }
+
+  deps.informers.start();
+  const synced = Promise.all(informers.map((i) => i.waitForSync())).then(() => {
+    if (closed) throw new Error(`controller ${name} closed before its caches synced`);
+    log.info('caches synced; starting workers', { controller: name, workers: workerCount });
+    for (let i = 0; i < workerCount; i++) workers.push(worker());
+  });
+  // Callers need not wait: a failure to sync is only reported through waitForSync().
+  synced.catch(() => undefined);
+
+  return {
+    name,
+    waitForSync: () => synced,
+    metrics: () => ({
+      reconciles: m.reconciles, errors: m.errors, retries: queue.metrics().retries, actions: m.actions,
+      eventsRecorded: m.eventsRecorded, queueDepth: queue.len(), lastDurationMs: m.lastDurationMs,
+      ...(m.lastError !== undefined ? { lastError: m.lastError } : {}),
+    }),
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const r of registrations) r.dispose();
+      queue.shutDown();
+      await Promise.all(workers);
+      await recorder.flush();
+    },
+  };
+}
