@@ -197,7 +197,12 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
   }
 
   deps.informers.start();
-  const synced = Promise.all(informers.map((i) => i.waitForSync())).then(() => {
+  let onClose: () => void = () => undefined;
+  const closedBeforeSync = new Promise<never>((_, reject) => {
+    onClose = () => reject(new Error(`controller ${name} closed before its caches synced`));
+  });
+  closedBeforeSync.catch(() => undefined);
+  const synced = Promise.race([Promise.all(informers.map((i) => i.waitForSync())), closedBeforeSync]).then(() => {
     if (closed) throw new Error(`controller ${name} closed before its caches synced`);
     log.info('caches synced; starting workers', { controller: name, workers: workerCount });
     for (let i = 0; i < workerCount; i++) workers.push(worker());
@@ -216,6 +221,7 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
     async close() {
       if (closed) return;
       closed = true;
+      onClose();
       for (const r of registrations) r.dispose();
       queue.shutDown();
       await Promise.all(workers);

@@ -336,8 +336,9 @@ function finalize(svc: Service, c: SliceChanges): Action[] {
     const del = toDelete[i]!;
     const slice = toCreate[toCreate.length - 1]!;
     if (del.addressType === slice.addressType && ownedBy(del, svc)) {
+      const { generateName: _drop, ...md } = slice.metadata ?? {};
       slice.metadata = {
-        ...slice.metadata,
+        ...md,
         name: sliceName(del),
         ...(del.metadata?.resourceVersion ? { resourceVersion: del.metadata.resourceVersion } : {}),
       };
