@@ -11,7 +11,7 @@ import { newIPRange } from './registry/allocator/ip.js';
 import { loadAllocatorState, SERVICE_RANGES_KEY } from './registry/service.js';
 import { nowTimestamp, randomSuffix } from './registry/generic.js';
 import type { ApiServer } from './server.js';
-import { logger } from './log.js';
+import { logger } from '../log.js';
 
 export const systemNamespaces = ['default', 'kube-system', 'kube-public', 'kube-node-lease'];
 

@@ -19,8 +19,9 @@ import { toTable, toPartialMetadata, type TableOptions } from './printing.js';
 import { applyPatch, managerFromUserAgent, trackManagedFields, type PatchType } from './patching.js';
 import { openapiHandler, checkUnknownFields, pruneFields } from './openapi-routes.js';
 import { strategies, type ClusterConfig } from './strategies.js';
-import { logger } from './log.js';
+import { logger } from '../log.js';
 import { typeError } from './typecheck.js';
+import { directDialer, makeProxyHandlers, type Dialer } from './proxy.js';
 import { decodeK8sProtobuf, hasProtobufSchema, isProtobuf, ProtobufDecodeError } from './protobuf/decode.js';
 
 export interface ApiServerOptions {
@@ -42,10 +43,14 @@ interface Ctx {
 export class ApiServer {
   readonly store: Store;
   readonly registries = new Map<string, Registry>();
+  /** Subresources served by other components (pods/log, pods/exec, services/proxy, ...). */
+  readonly subresourceHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => Promise<void> | void>();
   private readonly token?: Buffer;
   private server?: Server;
   private readonly openWatches = new Set<() => void>();
   readonly config: ClusterConfig;
+  /** How the service/pod proxy reaches pod IPs; the embedded cluster points it into a node namespace. */
+  dialer: Dialer = directDialer;
   private readonly tls: { certPem: string; keyPem: string };
 
   constructor(opts: ApiServerOptions) {
@@ -57,6 +62,11 @@ export class ApiServer {
     for (const r of resources) {
       this.registries.set(`${r.group}/${r.plural}`, new Registry(r, this.store, s[r.kind] ?? {}, trackManagedFields));
     }
+    const proxies = makeProxyHandlers({
+      services: this.registry('', 'services'), slices: this.registry('discovery.k8s.io', 'endpointslices'),
+      pods: this.registry('', 'pods'), dialer: () => this.dialer,
+    });
+    for (const [k, h] of Object.entries(proxies)) this.subresourceHandlers.set(k, h);
   }
 
   registry(group: string, plural: string): Registry {
@@ -197,8 +207,6 @@ export class ApiServer {
     }
   }
 
-  /** Subresources served by other components (pods/log, pods/exec, services/proxy, ...). */
-  readonly subresourceHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => Promise<void> | void>();
 
   private tableOpts(ctx: Ctx): AcceptTarget | undefined {
     return negotiate(ctx.req.headers['accept'], (t) =>

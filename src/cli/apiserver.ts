@@ -1,6 +1,6 @@
 // `svcnet apiserver`: the API server alone, in the foreground.
 import { startApiServer } from '../apiserver/index.js';
-import { setLogLevel, type Level } from '../apiserver/log.js';
+import { setLogLevel, type Level } from '../log.js';
 import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec } from './args.js';
 
 const flags: FlagSpec[] = [

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApiServer, type RunningApiServer } from '../../src/apiserver/index.js';
-import { setLogLevel } from '../../src/apiserver/log.js';
+import { setLogLevel } from '../../src/log.js';
 
 export interface Harness {
   dir: string;

@@ -11,7 +11,7 @@ import type { Cache, Plan, Reconciler } from '../types.js';
 import {
   AnnotationEndpointsOverCapacity, AnnotationLeaderElection, LabelHeadlessService, R, ServiceSelectorIndex, clone, findPort,
   hasSelector, isPodReady, isResource, isServiceIPSet, labelsEqual, selectedPods, serviceKeysForPod, shouldPodBeInEndpoints,
-  shouldSetHostname, splitKey, writtenBy,
+  shouldSetHostname, splitKey, writtenBy, asK, getAs, listAs,
 } from '../endpointslice/util.js';
 import { repackSubsets, subsetsEqual } from './repack.js';
 
@@ -176,9 +176,9 @@ export function newEndpointsReconciler(opts: EndpointsReconcilerOptions = {}): R
 
     reconcile(key: string, cache: Cache, _now: Date): Plan {
       const { namespace, name: svcName } = splitKey(key);
-      const svc = cache.get(R.services, namespace, svcName) as Service | undefined;
+      const svc = getAs<Service>(cache, R.services, namespace, svcName);
       index.set(namespace, svcName, svc);
-      const current = cache.get(R.endpoints, namespace, svcName) as Endpoints | undefined;
+      const current = getAs<Endpoints>(cache, R.endpoints, namespace, svcName);
 
       if (!svc) {
         // The Service is gone: so is its Endpoints. Only one this controller
@@ -186,7 +186,7 @@ export function newEndpointsReconciler(opts: EndpointsReconcilerOptions = {}): R
         // a leader-election record.
         if (!current || current.metadata?.deletionTimestamp) return { actions: [] };
         if (current.metadata?.annotations?.[AnnotationLeaderElection] !== undefined) return { actions: [] };
-        if (!writtenBy(current as KObject, name)) return { actions: [] };
+        if (!writtenBy(current, name)) return { actions: [] };
         return {
           actions: [{
             verb: 'delete', resource: R.endpoints, namespace, name: svcName,
@@ -206,8 +206,8 @@ export function newEndpointsReconciler(opts: EndpointsReconcilerOptions = {}): R
         labelsEqual(current.metadata?.annotations, desired.metadata?.annotations)) {
         return { actions: [] };
       }
-      if (current) return { actions: [{ verb: 'update', resource: R.endpoints, namespace, object: desired as KObject }] };
-      return { actions: [{ verb: 'create', resource: R.endpoints, namespace, object: desired as KObject }] };
+      if (current) return { actions: [{ verb: 'update', resource: R.endpoints, namespace, object: asK(desired) }] };
+      return { actions: [{ verb: 'create', resource: R.endpoints, namespace, object: asK(desired) }] };
     },
   };
 }

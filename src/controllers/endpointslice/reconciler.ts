@@ -15,7 +15,7 @@ import {
   EndpointSliceControllerName, LabelHeadlessService, LabelManagedBy, LabelServiceName, LabelTopologyZone, R,
   ServiceSelectorIndex, aggregateMessages, byName, clone, controllerRef, eventFor, findPort, hasSelector, isPodReady,
   isResource, isServiceIPSet, labelsEqual, selectedPods, serviceKeysForPod, shouldPodBeInEndpoints, shouldSetHostname,
-  splitKey,
+  splitKey, asK, getAs, listAs,
 } from './util.js';
 
 export interface EndpointSliceReconcilerOptions {
@@ -123,7 +123,7 @@ function newEndpointSlice(svc: Service, ports: EndpointPort[], addressType: Addr
       generateName: `${svc.metadata?.name ?? ''}-`,
       namespace: svc.metadata?.namespace ?? '',
       labels: sliceLabels(undefined, svc, controllerName).labels,
-      ownerReferences: [controllerRef(svc as KObject, 'v1', 'Service')],
+      ownerReferences: [controllerRef(svc, 'v1', 'Service')],
     },
     addressType,
     endpoints: [],
@@ -352,9 +352,9 @@ function finalize(svc: Service, c: SliceChanges): Action[] {
   const ns = svc.metadata?.namespace ?? '';
   const actions: Action[] = [];
   if (!svc.metadata?.deletionTimestamp) {
-    for (const s of toCreate) actions.push({ verb: 'create', resource: R.endpointSlices, namespace: ns, object: s as KObject });
+    for (const s of toCreate) actions.push({ verb: 'create', resource: R.endpointSlices, namespace: ns, object: asK(s) });
   }
-  for (const s of toUpdate) actions.push({ verb: 'update', resource: R.endpointSlices, namespace: ns, object: s as KObject });
+  for (const s of toUpdate) actions.push({ verb: 'update', resource: R.endpointSlices, namespace: ns, object: asK(s) });
   for (const s of toDelete) actions.push(deleteSlice(s));
   return actions;
 }
@@ -371,7 +371,7 @@ function deleteSlice(s: EndpointSlice): Action {
 
 /** The slices this controller manages for a Service name (by label, as Kubernetes lists them). */
 function managedSlices(cache: Cache, namespace: string, name: string, controllerName: string): EndpointSlice[] {
-  return (cache.list(R.endpointSlices, namespace) as EndpointSlice[])
+  return listAs<EndpointSlice>(cache, R.endpointSlices, namespace)
     .filter((s) => s.metadata?.labels?.[LabelServiceName] === name && s.metadata?.labels?.[LabelManagedBy] === controllerName)
     .sort(byName);
 }
@@ -436,7 +436,7 @@ export function newEndpointSliceReconciler(opts: EndpointSliceReconcilerOptions 
         // endpoints of every pod on the node; that is rare enough to resync all.
         if (!old || (old.metadata?.labels?.[LabelTopologyZone] ?? '') === (obj.metadata?.labels?.[LabelTopologyZone] ?? '')) return [];
         if (cache) {
-          return (cache.list(R.services) as Service[]).filter(hasSelector).map((s) => `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`).sort();
+          return listAs<Service>(cache, R.services).filter(hasSelector).map((s) => `${s.metadata?.namespace ?? ''}/${s.metadata?.name ?? ''}`).sort();
         }
         return index.allKeys();
       }
@@ -445,7 +445,7 @@ export function newEndpointSliceReconciler(opts: EndpointSliceReconcilerOptions 
 
     reconcile(key: string, cache: Cache, _now: Date): Plan {
       const { namespace, name } = splitKey(key);
-      const svc = cache.get(R.services, namespace, name) as Service | undefined;
+      const svc = getAs<Service>(cache, R.services, namespace, name);
       index.set(namespace, name, svc);
       // Slices already being deleted are left to finish (dropEndpointSlicesPendingDeletion).
       const existing = managedSlices(cache, namespace, name, controllerName).filter((s) => !s.metadata?.deletionTimestamp);
@@ -470,10 +470,10 @@ export function newEndpointSliceReconciler(opts: EndpointSliceReconcilerOptions 
 
       const pods = selectedPods(svc, cache);
       const nodeOf = (nodeName: string): Node | undefined =>
-        nodeName ? (cache.get(R.nodes, undefined, nodeName) as Node | undefined) : undefined;
+        nodeName ? (getAs<Node>(cache, R.nodes, undefined, nodeName)) : undefined;
       const { actions, errors } = reconcileService(svc, pods, existing, nodeOf, { maxEndpointsPerSlice: max, controllerName });
       if (errors.length === 0) return { actions };
-      const events: EventRecord[] = [eventFor(svc as KObject, 'v1', 'Service', 'Warning', 'FailedToUpdateEndpointSlices',
+      const events: EventRecord[] = [eventFor(svc, 'v1', 'Service', 'Warning', 'FailedToUpdateEndpointSlices',
         `Error updating Endpoint Slices for Service ${namespace}/${name}: ${aggregateMessages(errors)}`)];
       return { actions, events, requeueAfterMs: retryAfterMs };
     },

@@ -4,7 +4,7 @@
 // annotations, the key mapping from Pod events to Services, and small
 // value-comparison helpers. Pure.
 import type { Container, ContainerPort, ObjectReference, Pod, Service, ServicePort } from 'kubernetes-types/core/v1.js';
-import type { OwnerReference } from 'kubernetes-types/meta/v1.js';
+import type { ObjectMeta, OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { findByKind, type ResourceInfo } from '../../api/resources.js';
 import { matches, selectorFromSet, type Labels } from '../../api/labels.js';
 import type { KObject } from '../../client/types.js';
@@ -58,6 +58,20 @@ export function isResource(r: ResourceInfo, want: ResourceInfo): boolean {
   return r.group === want.group && r.plural === want.plural;
 }
 
+/** The cache's objects of a kind, typed (the cache holds them as plain KObjects). */
+export function listAs<T>(cache: Cache, r: ResourceInfo, namespace?: string): T[] {
+  return [...cache.list(r, namespace)] as unknown as T[];
+}
+
+export function getAs<T>(cache: Cache, r: ResourceInfo, namespace: string | undefined, name: string): T | undefined {
+  return cache.get(r, namespace, name) as unknown as T | undefined;
+}
+
+/** A typed object as the client's KObject. */
+export function asK(obj: object): KObject {
+  return obj as KObject;
+}
+
 // ---------------------------------------------------------------------------
 // Keys
 
@@ -70,7 +84,7 @@ export function keyOf(obj: KObject): string {
   return `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
 }
 
-export function byName(a: KObject, b: KObject): number {
+export function byName(a: { metadata?: ObjectMeta }, b: { metadata?: ObjectMeta }): number {
   const x = a.metadata?.name ?? '';
   const y = b.metadata?.name ?? '';
   return x < y ? -1 : x > y ? 1 : 0;
@@ -103,13 +117,13 @@ export function isServiceIPSet(svc: Service): boolean {
 /** The pods of the Service's namespace its selector matches, by name. */
 export function selectedPods(svc: Service, cache: Cache): Pod[] {
   const ns = svc.metadata?.namespace ?? '';
-  return (cache.list(R.pods, ns) as Pod[])
+  return listAs<Pod>(cache, R.pods, ns)
     .filter((p) => serviceSelects(svc, p.metadata?.labels))
     .sort(byName);
 }
 
 /** metav1.NewControllerRef. */
-export function controllerRef(obj: KObject, apiVersion: string, kind: string): OwnerReference {
+export function controllerRef(obj: { metadata?: ObjectMeta }, apiVersion: string, kind: string): OwnerReference {
   return {
     apiVersion,
     kind,
@@ -120,7 +134,7 @@ export function controllerRef(obj: KObject, apiVersion: string, kind: string): O
   };
 }
 
-export function eventFor(obj: KObject, apiVersion: string, kind: string, type: 'Normal' | 'Warning', reason: string, message: string): EventRecord {
+export function eventFor(obj: { metadata?: ObjectMeta }, apiVersion: string, kind: string, type: 'Normal' | 'Warning', reason: string, message: string): EventRecord {
   const md = obj.metadata ?? {};
   return {
     involvedObject: {
@@ -259,7 +273,7 @@ export class ServiceSelectorIndex {
 }
 
 function servicesFor(namespace: string, labels: Labels | undefined, index: ServiceSelectorIndex, cache?: Cache): Set<string> {
-  const svcs = cache ? (cache.list(R.services, namespace) as Service[]) : index.services(namespace);
+  const svcs = cache ? listAs<Service>(cache, R.services, namespace) : index.services(namespace);
   const out = new Set<string>();
   for (const s of svcs) if (serviceSelects(s, labels)) out.add(`${namespace}/${s.metadata?.name ?? ''}`);
   return out;
@@ -315,6 +329,6 @@ export function aggregateMessages(msgs: readonly string[]): string {
 }
 
 /** Whether the runner's field manager (the reconciler's name) wrote the object. */
-export function writtenBy(obj: KObject, manager: string): boolean {
+export function writtenBy(obj: { metadata?: ObjectMeta }, manager: string): boolean {
   return (obj.metadata?.managedFields ?? []).some((f) => f.manager === manager);
 }

@@ -14,7 +14,7 @@ import { EndpointSet, endpointsEqualBeyondHash, portMapKey } from '../endpointsl
 import {
   AnnotationLastAppliedConfig, AnnotationLastChangeTriggerTime, AnnotationLeaderElection, EndpointSliceMirroringControllerName,
   LabelManagedBy, LabelServiceName, LabelSkipMirror, R, byName, controllerRef, eventFor, hasSelector, isResource, labelsEqual,
-  splitKey,
+  splitKey, asK, getAs, listAs,
 } from '../endpointslice/util.js';
 import { repackSubsets } from '../endpoints/repack.js';
 
@@ -86,7 +86,7 @@ function newEndpointSlice(ep: Endpoints, ports: EndpointPort[], addressType: Add
       ...(existing?.metadata?.resourceVersion ? { resourceVersion: existing.metadata.resourceVersion } : {}),
       labels,
       annotations: mirroredAnnotations(ep),
-      ownerReferences: [controllerRef(ep as KObject, 'v1', 'Endpoints')],
+      ownerReferences: [controllerRef(ep, 'v1', 'Endpoints')],
     },
     addressType,
     endpoints: [],
@@ -140,11 +140,11 @@ export function reconcileMirror(ep: Endpoints, existing: EndpointSlice[], maxPer
 
   const events: EventRecord[] = [];
   if (invalid > 0) {
-    events.push(eventFor(ep as KObject, 'v1', 'Endpoints', 'Warning', 'InvalidIPAddress',
+    events.push(eventFor(ep, 'v1', 'Endpoints', 'Warning', 'InvalidIPAddress',
       `Skipped ${invalid} invalid IP addresses when mirroring to EndpointSlices`));
   }
   if (skipped > invalid) {
-    events.push(eventFor(ep as KObject, 'v1', 'Endpoints', 'Warning', 'TooManyAddressesToMirror',
+    events.push(eventFor(ep, 'v1', 'Endpoints', 'Warning', 'TooManyAddressesToMirror',
       `A max of ${maxPerSubset} addresses can be mirrored to EndpointSlices per Endpoints subset. ${skipped} addresses were skipped`));
   }
 
@@ -217,9 +217,9 @@ export function reconcileMirror(ep: Endpoints, existing: EndpointSlice[], maxPer
   const actions: Action[] = [];
   // No new slices for an Endpoints being deleted.
   if (!ep.metadata?.deletionTimestamp) {
-    for (const s of toCreate) actions.push({ verb: 'create', resource: R.endpointSlices, namespace: ns, object: s as KObject });
+    for (const s of toCreate) actions.push({ verb: 'create', resource: R.endpointSlices, namespace: ns, object: asK(s) });
   }
-  for (const s of toUpdate) actions.push({ verb: 'update', resource: R.endpointSlices, namespace: ns, object: s as KObject });
+  for (const s of toUpdate) actions.push({ verb: 'update', resource: R.endpointSlices, namespace: ns, object: asK(s) });
   for (const s of toDelete) actions.push(deleteSlice(s));
   return { actions, events };
 }
@@ -275,14 +275,14 @@ export function newEndpointSliceMirroringReconciler(opts: EndpointSliceMirroring
 
     reconcile(key: string, cache: Cache, _now: Date): Plan {
       const { namespace, name } = splitKey(key);
-      const mirrored = (cache.list(R.endpointSlices, namespace) as EndpointSlice[])
+      const mirrored = listAs<EndpointSlice>(cache, R.endpointSlices, namespace)
         .filter((s) => s.metadata?.labels?.[LabelServiceName] === name && s.metadata?.labels?.[LabelManagedBy] === EndpointSliceMirroringControllerName)
         .sort(byName);
       const deleteAll = (): Plan => ({ actions: mirrored.filter((s) => !s.metadata?.deletionTimestamp).map(deleteSlice) });
 
-      const ep = cache.get(R.endpoints, namespace, name) as Endpoints | undefined;
+      const ep = getAs<Endpoints>(cache, R.endpoints, namespace, name);
       if (!ep || !shouldMirror(ep)) return deleteAll();
-      const svc = cache.get(R.services, namespace, name) as Service | undefined;
+      const svc = getAs<Service>(cache, R.services, namespace, name);
       // Mirroring is for Services without a selector, whose Endpoints the user
       // writes; a selector means the EndpointSlice controller is in charge.
       if (!svc || hasSelector(svc)) return deleteAll();
