@@ -120,6 +120,7 @@ export class SqliteStore implements Store {
   private readonly eventsFrom: Stmt<[number, number, string], EventRow>;
   private readonly deleteEvents: Stmt<[number]>;
   private readonly applyTxn: (req: TxnRequest) => TxnOutcome;
+  private readonly applyBatch: (reqs: TxnRequest[]) => TxnOutcome[];
   private readonly applyCompaction: (rev: number) => void;
 
   /** Opens (creating if needed) the store in the file at path. Throws StoreError 'Corrupt' or 'Unavailable'. */
@@ -162,6 +163,20 @@ export class SqliteStore implements Store {
       WHERE rev > ? AND rev <= ? AND key >= ? ORDER BY rev, seq`);
     this.deleteEvents = db.prepare('DELETE FROM events WHERE rev <= ?');
     this.applyTxn = db.transaction((req: TxnRequest) => this.applyTxnInTx(req));
+    this.applyBatch = db.transaction((reqs: TxnRequest[]) => {
+      const start = this.rev;
+      try {
+        return reqs.map((r) => {
+          const o = this.applyTxnInTx(r);
+          // Later txns of the batch must see this one's revision.
+          if (o.events.length > 0) this.rev = o.response.revision;
+          return o;
+        });
+      } catch (e) {
+        this.rev = start;
+        throw e;
+      }
+    });
     this.applyCompaction = db.transaction((rev: number) => {
       this.deleteEvents.run(rev);
       this.setMeta.run(rev, 'compacted_revision');
@@ -208,22 +223,69 @@ export class SqliteStore implements Store {
     }
   }
 
-  async txn(req: TxnRequest): Promise<TxnResponse> {
-    this.assertOpen();
-    validateTxn(req);
-    let outcome: TxnOutcome;
+  /**
+   * Group commit: txns that arrive within one turn of the event loop share one
+   * SQLite transaction, so one fsync (the dominant cost of a write) serves all
+   * of them. Each txn still gets its own revision, its own compare, and its
+   * promise resolves only after the shared commit is durable.
+   */
+  txn(req: TxnRequest): Promise<TxnResponse> {
     try {
-      outcome = this.applyTxn(req);
-    } catch (err) {
-      // The transaction was rolled back; make sure our counter still matches the file.
+      this.assertOpen();
+      validateTxn(req);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.push({ req, resolve, reject });
+      if (this.pending.length === 1) setImmediate(() => this.flush());
+    });
+  }
+
+  private pending: { req: TxnRequest; resolve: (r: TxnResponse) => void; reject: (e: unknown) => void }[] = [];
+
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    if (this.closed) {
+      for (const b of batch) b.reject(new StoreError('Closed', 'store is closed'));
+      return;
+    }
+    const base = this.rev;
+    let outcomes: TxnOutcome[];
+    try {
+      outcomes = this.applyBatch(batch.map((b) => b.req));
+    } catch {
+      // Something in the batch failed inside SQLite and the whole batch rolled
+      // back: run each txn on its own so one bad request fails alone.
+      this.rev = base;
       this.resyncRevision();
-      throw storeError(err, 'txn');
+      for (const b of batch) {
+        try {
+          const o = this.applyTxn(b.req);
+          this.commitOutcome(o);
+          b.resolve(o.response);
+        } catch (err) {
+          this.resyncRevision();
+          b.reject(storeError(err, 'txn'));
+        }
+      }
+      return;
     }
-    if (outcome.events.length > 0) {
-      this.rev = outcome.response.revision;
-      this.hub.publish(this.rev, outcome.events);
+    // applyBatch advanced this.rev as it went; publish in revision order after the durable commit.
+    for (let i = 0; i < batch.length; i++) {
+      const o = outcomes[i]!;
+      if (o.events.length > 0) this.hub.publish(o.response.revision, o.events);
+      batch[i]!.resolve(o.response);
     }
-    return outcome.response;
+  }
+
+  private commitOutcome(o: TxnOutcome): void {
+    if (o.events.length > 0) {
+      this.rev = o.response.revision;
+      this.hub.publish(this.rev, o.events);
+    }
   }
 
   watch(prefix: string, afterRevision: number, cb: WatchCallbacks): Watcher {
@@ -258,6 +320,8 @@ export class SqliteStore implements Store {
 
   async close(): Promise<void> {
     if (this.closed) return;
+    // Txns already accepted are committed, not dropped.
+    this.flush();
     this.closed = true;
     this.hub.close(new StoreError('Closed', 'storage is closed'));
     this.db.close();
