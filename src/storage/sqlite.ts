@@ -7,9 +7,10 @@
 // scribbling tables into it.
 //
 // Durability: WAL + synchronous=FULL, so a txn's promise resolves only after its
-// commit is fsynced. Each txn is one SQLite transaction (one fsync); commits of
-// one process are therefore serialised on the event loop, which is what makes
-// the revision counter and the watch hand-off simple (see watch.ts).
+// commit is fsynced. Txns arriving in one event-loop turn are group-committed
+// (one SQLite transaction, one fsync, each txn its own revision); commits are
+// serialised on the event loop, which is what makes the revision counter and
+// the watch hand-off simple (see watch.ts).
 //
 // One process per file: the connection runs in EXCLUSIVE locking mode and takes
 // the write lock at open, so a second svcnet on the same file fails at once
