@@ -1,6 +1,8 @@
 // The `svcnet` command: subcommand dispatch, one-line errors, exit codes.
 import { UsageError } from './args.js';
 import { apiserverCommand } from './apiserver.js';
+import { controllerManagerCommand } from './controller-manager.js';
+import { upCommand } from './up.js';
 
 interface Command {
   summary: string;
@@ -8,7 +10,9 @@ interface Command {
 }
 
 const commands: Record<string, Command> = {
+  up: { summary: 'start a whole cluster in this process (foreground)', run: upCommand },
   apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
+  'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
 };
 
 function usage(): string {

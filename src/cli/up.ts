@@ -1,0 +1,42 @@
+// `svcnet up`: everything in one process, in the foreground.
+import { up, renderSummary } from '../cluster/up.js';
+import { setLogLevel, type Level } from '../log.js';
+import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec } from './args.js';
+
+const flags: FlagSpec[] = [
+  { name: 'data-dir', type: 'string', default: '.svcnet', help: 'state, certificates and the admin kubeconfig' },
+  { name: 'storage', type: 'string', help: 'memory | sqlite:PATH (default sqlite:DATA-DIR/state.db)' },
+  { name: 'listen', type: 'string', default: '127.0.0.1:6443', help: 'API server address; port 0 picks a free port' },
+  { name: 'service-cluster-ip-range', type: 'string', default: '10.96.0.0/16', help: 'CIDR for ClusterIPs' },
+  { name: 'service-node-port-range', type: 'string', default: '30000-32767', help: 'NodePort range' },
+  { name: 'disable-controllers', type: 'string', default: '', help: 'comma-separated controllers to leave out' },
+  { name: 'quiet', type: 'boolean', help: 'print nothing but errors' },
+  { name: 'output', short: 'o', type: 'string', default: '', help: 'json: print the summary as JSON once ready' },
+  { name: 'log-level', type: 'string', default: 'warn', help: 'debug | info | warn | error' },
+];
+
+export async function upCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(helpText('svcnet up [flags]', 'Starts a whole cluster in this process and stays in the foreground; Ctrl-C stops it and cleans up.', flags));
+    return 0;
+  }
+  const { flags: f, positional } = parseArgs(argv, flags);
+  if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]}`);
+  const output = String(f['output']);
+  if (output !== '' && output !== 'json') throw new UsageError(`unsupported output format: ${output}`);
+  setLogLevel(String(f['log-level']) as Level);
+  const { host, port } = parseHostPort(String(f['listen']));
+  const quiet = f['quiet'] === true || output === 'json';
+  if (!quiet) process.stdout.write('Starting svcnet\n');
+  const cluster = await up({
+    dataDir: String(f['data-dir']), storage: f['storage'] as string | undefined, listen: { host, port },
+    serviceClusterIPRange: String(f['service-cluster-ip-range']), serviceNodePortRange: String(f['service-node-port-range']),
+    disabledControllers: String(f['disable-controllers']).split(',').filter(Boolean), quiet,
+  });
+  if (output === 'json') process.stdout.write(JSON.stringify(cluster.summary(), null, 2) + '\n');
+  else if (!f['quiet']) process.stdout.write(renderSummary(cluster.summary()));
+  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  if (!quiet) process.stdout.write('\nStopping…\n');
+  await cluster.close();
+  return 0;
+}
