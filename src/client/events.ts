@@ -1,5 +1,5 @@
 // Recording core/v1 Events about objects, as client-go's record package does
-// for controllers: an event is created with generateName `<object>.`; the same
+// for controllers: an event is created as `<object>.<hex time>`; the same
 // event (same object, type, reason, message) seen again within a window bumps
 // `count` and `lastTimestamp` on the existing Event instead of creating another
 // (client-go's EventCorrelator, minus its spam filter). Recording is
@@ -46,6 +46,7 @@ export class EventRecorder {
   private readonly seen = new Map<string, Seen>();
   /** Per-event write chains: a bump must follow the create it bumps. */
   private readonly tails = new Map<string, Promise<void>>();
+  private seq = 0;
 
   constructor(private readonly client: Client, private readonly opts: EventRecorderOptions) {
     this.clock = opts.clock ?? systemClock;
@@ -72,6 +73,17 @@ export class EventRecorder {
     while (this.tails.size) await Promise.all([...this.tails.values()]);
   }
 
+  /**
+   * `<object>.<hex timestamp>`, as client-go's recorder names events. Not
+   * generateName `<object>.`: kube-apiserver validates generateName as a DNS
+   * subdomain with only a trailing '-' masked, so a trailing '.' is refused.
+   */
+  private eventName(objectName: string, nowMs: number): string {
+    const nanos = BigInt(Math.floor(nowMs)) * 1_000_000n + BigInt(this.seq++ % 1_000_000);
+    const suffix = nanos.toString(16);
+    return `${objectName.slice(0, 253 - suffix.length - 1)}.${suffix}`;
+  }
+
   private async write(key: string, e: EventInput): Promise<void> {
     const now = this.clock.now();
     const s = this.seen.get(key);
@@ -95,12 +107,19 @@ export class EventRecorder {
     if (io.resourceVersion) involvedObject['resourceVersion'] = io.resourceVersion;
     const ev: KObject = {
       apiVersion: 'v1', kind: 'Event',
-      metadata: { generateName: `${io.name}.`, namespace },
+      metadata: { name: this.eventName(io.name, now), namespace },
       involvedObject, reason: e.reason, message: e.message, type: e.type,
       source: { component: this.opts.component },
       firstTimestamp: rfc3339(now), lastTimestamp: rfc3339(now), count: 1,
     };
-    const created = await this.client.create(eventsResource, namespace, ev);
+    let created: KObject;
+    try {
+      created = await this.client.create(eventsResource, namespace, ev);
+    } catch (err) {
+      // Two events in the same tick of the clock: one more try with another suffix.
+      if (!(isStatusError(err) && err.code === 409)) throw err;
+      created = await this.client.create(eventsResource, namespace, { ...ev, metadata: { name: this.eventName(io.name, now), namespace } });
+    }
     this.seen.delete(key);
     this.seen.set(key, { namespace, name: created.metadata?.name ?? '', count: 1, lastAt: now });
     while (this.seen.size > this.maxTracked) this.seen.delete(this.seen.keys().next().value!);

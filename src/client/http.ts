@@ -351,7 +351,8 @@ function transportError(e: unknown): Error {
     case 'ETIMEDOUT': return new TransportError('ETIMEDOUT', msg, { cause: e });
     case 'ABORT_ERR': return new TransportError('ABORTED', msg, { cause: e });
   }
-  if (typeof err?.code === 'string' && (err.code.startsWith('ERR_TLS') || err.code.includes('CERT') || err.code.startsWith('ERR_SSL'))) {
+  // OpenSSL's verify codes (UNABLE_TO_VERIFY_LEAF_SIGNATURE, DEPTH_ZERO_SELF_SIGNED_CERT, …) and Node's ERR_TLS_*/ERR_SSL_*.
+  if (typeof err?.code === 'string' && /^ERR_(TLS|SSL)_|CERT|SIGNATURE|ISSUER/.test(err.code)) {
     return new TransportError('TLS', msg, { cause: e });
   }
   return new TransportError('NETWORK', msg, { cause: e });

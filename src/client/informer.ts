@@ -123,9 +123,10 @@ export class Reflector {
     switch (e.type) {
       case 'List': {
         const gen = ++this.listGen;
-        this.client.list(this.resource, this.opts.namespace, {
+        // Through a promise so that a transport throwing synchronously is a failed list, not a crash.
+        Promise.resolve().then(() => this.client.list(this.resource, this.opts.namespace, {
           labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector, limit: e.limit, continue: e.continue,
-        }).then(
+        })).then(
           (page) => { if (gen === this.listGen) this.feed({ type: 'ListPage', page }); },
           (err: unknown) => { if (gen === this.listGen) this.feed({ type: 'ListFailed', error: asError(err) }); },
         );
@@ -136,17 +137,25 @@ export class Reflector {
         const gen = ++this.watchGen;
         const min = this.opts.minWatchTimeoutSeconds ?? 300;
         this.log.debug('watch', { ...this.what(), resourceVersion: e.resourceVersion });
-        const handle = this.client.watch(this.resource, this.opts.namespace, {
-          resourceVersion: e.resourceVersion, allowWatchBookmarks: true,
-          labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector,
-          timeoutSeconds: Math.floor(min * (1 + this.random())),
-        }, (ev) => { if (gen === this.watchGen) this.feed({ type: 'WatchEvent', event: ev }); },
-        (err) => {
+        const onEvent = (ev: WatchEvent) => { if (gen === this.watchGen) this.feed({ type: 'WatchEvent', event: ev }); };
+        const onClose = (err?: Error) => {
           if (gen !== this.watchGen) return;
           this.watchHandle = undefined;
           this.watchGen++;
           this.feed({ type: 'WatchClosed', error: err });
-        });
+        };
+        let handle: WatchHandle;
+        try {
+          handle = this.client.watch(this.resource, this.opts.namespace, {
+            resourceVersion: e.resourceVersion, allowWatchBookmarks: true,
+            labelSelector: this.opts.labelSelector, fieldSelector: this.opts.fieldSelector,
+            timeoutSeconds: Math.floor(min * (1 + this.random())),
+          }, onEvent, onClose);
+        } catch (err) {
+          // A transport that throws instead of calling onClose: the same failure.
+          onClose(asError(err));
+          return;
+        }
         // A transport that calls back synchronously may already have ended or abandoned this watch.
         if (gen === this.watchGen) this.watchHandle = handle;
         else handle.close();

@@ -77,7 +77,7 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
   const enqueue = (r: ResourceInfo, obj: KObject, old?: KObject) => {
     let keys: string[];
     try {
-      keys = reconciler.keysFor(r, obj, old);
+      keys = reconciler.keysFor(r, obj, old, cache);
     } catch (e) {
       log.error('keysFor failed', { controller: name, resource: r.plural, error: errorText(e) });
       return;
@@ -108,24 +108,64 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
     return inf.store;
   }
 
-  async function apply(a: Action): Promise<void> {
+  /** What a write left behind, so the next reconcile of the key can wait until the cache has seen it. */
+  type Written = { r: ResourceInfo; namespace?: string; name: string; rv?: number; gone?: boolean };
+
+  async function apply(a: Action): Promise<Written | undefined> {
     const fieldManager = name;
+    const seen = (o: KObject | undefined): Written | undefined => {
+      const n = o?.metadata?.name;
+      if (!n || (a.verb !== 'delete' && a.subresource === 'binding')) return undefined;
+      return { r: a.resource, namespace: o?.metadata?.namespace ?? a.namespace, name: n, rv: Number(o?.metadata?.resourceVersion) || undefined };
+    };
     switch (a.verb) {
       case 'create':
-        await client.create(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource, name: a.name });
-        return;
+        return seen(await client.create(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource, name: a.name }));
       case 'update':
-        await client.update(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource });
-        return;
+        return seen(await client.update(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource }));
       case 'patch':
         // A controller owns what it applies: take fields over from other managers, as controllers do with force=true.
-        await client.patch(a.resource, a.namespace, a.name, a.patchType, a.patch,
-          { fieldManager, subresource: a.subresource, force: a.patchType === 'apply' ? true : undefined });
-        return;
+        return seen(await client.patch(a.resource, a.namespace, a.name, a.patchType, a.patch,
+          { fieldManager, subresource: a.subresource, force: a.patchType === 'apply' ? true : undefined }));
       case 'delete':
         await client.delete(a.resource, a.namespace, a.name, { preconditions: a.preconditions, propagationPolicy: a.propagationPolicy });
-        return;
+        return { r: a.resource, namespace: a.namespace, name: a.name, gone: true };
     }
+  }
+
+  function visible(w: Written): boolean {
+    if (!watched.has(`${w.r.group}/${w.r.plural}`)) return true;
+    const cur = storeFor(w.r).get(w.r.namespaced ? w.namespace : undefined, w.name);
+    if (w.gone) return cur === undefined || cur.metadata?.deletionTimestamp !== undefined;
+    if (w.rv === undefined) return true;
+    return Number(cur?.metadata?.resourceVersion ?? 0) >= w.rv;
+  }
+
+  /**
+   * Read-your-writes: the key is not released until the informers have seen
+   * what its plan wrote (client-go controllers track expectations for the
+   * same reason), so the next reconcile never acts on a cache that predates
+   * its own writes. Bounded: after `maxWaitMs` the cache is trusted anyway.
+   */
+  function waitVisible(ws: Written[], maxWaitMs = 2000): Promise<void> {
+    const pending = ws.filter((w) => !visible(w));
+    if (!pending.length) return Promise.resolve();
+    return new Promise((resolve) => {
+      const regs: Registration[] = [];
+      let timer: unknown;
+      const finish = () => {
+        regs.forEach((r) => r.dispose());
+        clock.clearTimeout(timer);
+        resolve();
+      };
+      const check = () => { if (closed || pending.every(visible)) finish(); };
+      for (const key of new Set(pending.map((w) => `${w.r.group}/${w.r.plural}`))) {
+        const inf = deps.informers.existing(watched.get(key)!);
+        if (inf) regs.push(inf.addEventHandler({ onAdd: check, onUpdate: check, onDelete: check }));
+      }
+      timer = clock.setTimeout(finish, maxWaitMs);
+      check();
+    });
   }
 
   const fail = (key: string, what: string, e: unknown) => {
@@ -153,9 +193,11 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
         return;
       }
       let clean = true;
+      const written: Written[] = [];
       for (const a of plan.actions) {
         try {
-          await apply(a);
+          const w = await apply(a);
+          if (w) written.push(w);
           m.actions++;
         } catch (e) {
           if (benign(a, e)) { m.actions++; continue; }
@@ -169,6 +211,7 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
         m.eventsRecorded++;
         void recorder.record(ev);
       }
+      await waitVisible(written);
       if (clean) {
         queue.forget(key);
         if (plan.requeueAfterMs !== undefined && plan.requeueAfterMs >= 0) queue.addAfter(key, plan.requeueAfterMs);

@@ -42,7 +42,7 @@ export interface Reconciler {
    * Maps a changed object (old and/or new) of a watched resource to the keys
    * to reconcile (usually `namespace/name` of the primary object).
    */
-  keysFor(r: ResourceInfo, obj: KObject, old?: KObject): string[];
+  keysFor(r: ResourceInfo, obj: KObject, old?: KObject, cache?: Cache): string[];
   /** Pure: from the cache state to the writes that move the world toward desired. Throws nothing for bad objects: skip and log via events. */
   reconcile(key: string, cache: Cache, now: Date): Plan;
 }

@@ -11,7 +11,7 @@ import type { Cache, Plan, Reconciler } from '../types.js';
 import {
   AnnotationEndpointsOverCapacity, AnnotationLeaderElection, LabelHeadlessService, R, ServiceSelectorIndex, clone, findPort,
   hasSelector, isPodReady, isResource, isServiceIPSet, labelsEqual, selectedPods, serviceKeysForPod, shouldPodBeInEndpoints,
-  shouldSetHostname, splitKey, writtenBy, asK, getAs, listAs,
+  shouldSetHostname, splitKey, writtenBy, asK, getAs,
 } from '../endpointslice/util.js';
 import { repackSubsets, subsetsEqual } from './repack.js';
 

@@ -219,6 +219,7 @@ class SliceReconciler {
         }
       } else if (changed) {
         const copy = clone(slice);
+        copy.endpoints = [...(slice.endpoints ?? [])];
         copy.metadata = { ...copy.metadata, labels };
         byName.set(sliceName(slice), copy);
         toUpdate.add(sliceName(slice));

@@ -22,12 +22,13 @@ import { parseCIDRSloppy, formatCIDR } from '../../api/validation/ip.js';
 
 export const kubeProxyTable = 'kube-proxy';
 
-// Base chains: "${type}-${hook}".
-export const filterPreroutingChain = 'filter-prerouting';
+// Base chains: "${type}-${hook}" (plus "-pre-dnat" for the two that must see the
+// original destination).
+export const filterPreroutingPreDNATChain = 'filter-prerouting-pre-dnat';
+export const filterOutputPreDNATChain = 'filter-output-pre-dnat';
 export const filterInputChain = 'filter-input';
 export const filterForwardChain = 'filter-forward';
 export const filterOutputChain = 'filter-output';
-export const filterOutputPostDNATChain = 'filter-output-post-dnat';
 export const natPreroutingChain = 'nat-prerouting';
 export const natOutputChain = 'nat-output';
 export const natPostroutingChain = 'nat-postrouting';
@@ -55,33 +56,37 @@ export interface NftBaseChain {
   priority: number;
 }
 
-// Filtering must see pre-DNAT destinations, so the filter chains run just before DNAT
-// (dstnat - 10 = -110); the post-DNAT output check runs just after (dstnat + 10).
+// The LoadBalancerSourceRanges check must see the destination before DNAT, so it runs
+// just before DNAT (dstnat - 10 = -110). The "no endpoints" and "invalid ClusterIP
+// port" checks run at the normal filter priority (0), after DNAT: a connection that
+// was DNATed or short-circuited (pod or node → external IP of a Local service with no
+// local endpoint) is no longer addressed to the service and passes. (Current
+// kube-proxy layout, kubernetes#132456; it used to run every filter chain at -110,
+// which dropped such short-circuited traffic, kubernetes#131765.)
 export const nftBaseChains: readonly NftBaseChain[] = [
-  { name: filterPreroutingChain, type: 'filter', hook: 'prerouting', priority: -110 },
-  { name: filterInputChain, type: 'filter', hook: 'input', priority: -110 },
-  { name: filterForwardChain, type: 'filter', hook: 'forward', priority: -110 },
-  { name: filterOutputChain, type: 'filter', hook: 'output', priority: -110 },
-  { name: filterOutputPostDNATChain, type: 'filter', hook: 'output', priority: -90 },
+  { name: filterPreroutingPreDNATChain, type: 'filter', hook: 'prerouting', priority: -110 },
+  { name: filterOutputPreDNATChain, type: 'filter', hook: 'output', priority: -110 },
   { name: natPreroutingChain, type: 'nat', hook: 'prerouting', priority: -100 },
   { name: natOutputChain, type: 'nat', hook: 'output', priority: -100 },
+  { name: filterInputChain, type: 'filter', hook: 'input', priority: 0 },
+  { name: filterForwardChain, type: 'filter', hook: 'forward', priority: 0 },
+  { name: filterOutputChain, type: 'filter', hook: 'output', priority: 0 },
   { name: natPostroutingChain, type: 'nat', hook: 'postrouting', priority: 100 },
 ];
 
 // Regular chains jumped to from the base chains, in kube-proxy's order.
 const jumpChains: readonly { dst: string; src: string; extra: string }[] = [
-  // reject is only valid in input/forward/output hooks on kernels before 5.9, hence not prerouting.
+  { dst: firewallCheckChain, src: filterPreroutingPreDNATChain, extra: 'ct state new' },
+  { dst: firewallCheckChain, src: filterOutputPreDNATChain, extra: 'ct state new' },
+  { dst: servicesChain, src: natPreroutingChain, extra: '' },
+  { dst: servicesChain, src: natOutputChain, extra: '' },
   { dst: nodePortEndpointsCheckChain, src: filterInputChain, extra: 'ct state new' },
   { dst: serviceEndpointsCheckChain, src: filterInputChain, extra: 'ct state new' },
   { dst: serviceEndpointsCheckChain, src: filterForwardChain, extra: 'ct state new' },
-  { dst: serviceEndpointsCheckChain, src: filterOutputChain, extra: 'ct state new' },
-  { dst: firewallCheckChain, src: filterPreroutingChain, extra: 'ct state new' },
-  { dst: firewallCheckChain, src: filterOutputChain, extra: 'ct state new' },
-  { dst: servicesChain, src: natOutputChain, extra: '' },
-  { dst: servicesChain, src: natPreroutingChain, extra: '' },
-  { dst: masqueradingChain, src: natPostroutingChain, extra: '' },
   { dst: clusterIPsCheckChain, src: filterForwardChain, extra: 'ct state new' },
-  { dst: clusterIPsCheckChain, src: filterOutputPostDNATChain, extra: 'ct state new' },
+  { dst: serviceEndpointsCheckChain, src: filterOutputChain, extra: 'ct state new' },
+  { dst: clusterIPsCheckChain, src: filterOutputChain, extra: 'ct state new' },
+  { dst: masqueradingChain, src: natPostroutingChain, extra: '' },
 ];
 
 export interface NftablesRenderOptions extends RenderOptions {
@@ -285,7 +290,7 @@ function writeServicePort(sp: ServicePortSnapshot, fam: ServicePortFamily, ctx: 
   }
 
   if (fam.hasInternalEndpoints) {
-    const match = `${ipX} daddr ${fam.clusterIP} ${protocol} dport ${sp.port}`;
+    const match = `${ipX} daddr ${fam.clusterIP}`;
     if (ctx.masqueradeAll) b.rule(internalTrafficChain, `${match} jump ${markMasqChain}`);
     // Off-cluster clients routed to the service range may be sent to another node: masquerade them.
     else if (ctx.ifNotLocal) b.rule(internalTrafficChain, `${match} ${ctx.ifNotLocal} jump ${markMasqChain}`);
@@ -372,23 +377,9 @@ export function renderNftables(snapshot: ProxySnapshot, opts: NftablesRenderOpti
   } else {
     const prev = build(opts.previous, { ...opts, previous: undefined });
     const pending = new Set(opts.pendingStaleChains ?? []);
-    const changedChains: string[] = [];
-    const newChains: string[] = [];
-    for (const [name, def] of built.chains) {
-      const old = prev.chains.get(name);
-      if (!old) {
-        newChains.push(name);
-        changedChains.push(name);
-        // A chain left stale earlier may still exist with no rules: refilling it is all it takes.
-        pending.delete(name);
-      } else if (!sameList(old.rules, def.rules)) {
-        changedChains.push(name);
-      }
-    }
-    const stale = [...prev.chains.keys()].filter((c) => !built.chains.has(c));
-    for (const c of pending) if (!built.chains.has(c)) stale.push(c);
-    staleChains = [...new Set(stale)].sort();
 
+    // Sets and maps whose definition changed cannot be altered: they are deleted and
+    // re-added, so every rule that names them has to be rewritten too.
     const newSets: string[] = [];
     const deletedSets: string[] = [];
     for (const [name, c] of built.containers) {
@@ -400,6 +391,26 @@ export function renderNftables(snapshot: ProxySnapshot, opts: NftablesRenderOpti
       }
     }
     for (const name of prev.containers.keys()) if (!built.containers.has(name)) deletedSets.push(name);
+    const recreated = new Set(deletedSets.filter((n) => built.containers.has(n)));
+    const namesRecreatedSet = (rules: readonly string[]) =>
+      rules.some((r) => [...recreated].some((set) => r.includes(`@${set} `) || r.endsWith(`@${set}`)));
+
+    const changedChains: string[] = [];
+    const newChains: string[] = [];
+    for (const [name, def] of built.chains) {
+      const old = prev.chains.get(name);
+      if (!old) {
+        newChains.push(name);
+        changedChains.push(name);
+        // A chain left stale earlier may still exist with no rules: refilling it is all it takes.
+        pending.delete(name);
+      } else if (!sameList(old.rules, def.rules) || namesRecreatedSet(old.rules)) {
+        changedChains.push(name);
+      }
+    }
+    const stale = [...prev.chains.keys()].filter((c) => !built.chains.has(c));
+    for (const c of pending) if (!built.chains.has(c)) stale.push(c);
+    staleChains = [...new Set(stale)].sort();
 
     lines.push(tableDecl);
     for (const name of newChains) lines.push(chainDecl(prefix, name, built.chains.get(name)!));
@@ -413,15 +424,15 @@ export function renderNftables(snapshot: ProxySnapshot, opts: NftablesRenderOpti
     }
     for (const [name, c] of built.containers) {
       const old = prev.containers.get(name);
-      const recreated = deletedSets.includes(name);
-      if (old && !recreated) {
+      const wasRecreated = recreated.has(name);
+      if (old && !wasRecreated) {
         for (const [k, e] of old.elements) {
           const now = c.elements.get(k);
           if (now === undefined || now !== e) lines.push(`delete element ${prefix} ${name} { ${k} }`);
         }
       }
       for (const [k, e] of c.elements) {
-        if (!old || recreated || old.elements.get(k) !== e) lines.push(`add element ${prefix} ${name} { ${e} }`);
+        if (!old || wasRecreated || old.elements.get(k) !== e) lines.push(`add element ${prefix} ${name} { ${e} }`);
       }
     }
     for (const name of changedChains) for (const r of built.chains.get(name)!.rules) lines.push(`add rule ${prefix} ${name} ${r}`);

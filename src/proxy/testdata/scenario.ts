@@ -126,7 +126,7 @@ export const services: Service[] = [
 
 export const slices: EndpointSlice[] = [
   slice('web', 'web-1', [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    [ep('10.244.1.5', { ...a, ready: true }), ep('10.244.2.7', { ...b, ready: true }), ep('10.244.2.8', { ...b, ready: false, serving: false })]),
+    [ep('10.244.1.5', { ...a, ready: true }), ep('10.244.2.6', b), ep('10.244.2.7', { ...b, ready: true }), ep('10.244.2.8', { ...b, ready: false, serving: false })]),
   // The same endpoint seen twice while it moves between slices: counted once.
   slice('web', 'web-2', [{ name: 'http', port: 8080, protocol: 'TCP' }], [ep('10.244.2.7', { ...b, ready: true })]),
   slice('multi', 'multi-1', [
@@ -153,4 +153,27 @@ export const slices: EndpointSlice[] = [
 
 export function scenarioSnapshot(): ProxySnapshot {
   return buildSnapshot({ services, slices, nodeName, nodeIPs, nodeLabels: { 'kubernetes.io/hostname': nodeName } });
+}
+
+/**
+ * The scenario a little later: web lost 10.244.2.7 and gained 10.244.2.16, `empty` was
+ * deleted, `fresh` was created, sticky's affinity timeout changed, and lb-remote got
+ * an endpoint on this node.
+ */
+export function changedScenarioSnapshot(): ProxySnapshot {
+  const changedServices = services
+    .filter((s) => s.metadata?.name !== 'empty')
+    .map((s) => (s.metadata?.name === 'sticky'
+      ? service('sticky', { clusterIPs: ['10.96.0.15'], ports: [{ port: 80, targetPort: 8080 }], affinity: 900 })
+      : s));
+  changedServices.push(service('fresh', { clusterIPs: ['10.96.0.21'], ports: [{ name: 'http', port: 80, targetPort: 8080 }] }));
+  const changedSlices = slices
+    .filter((s) => !['web-1', 'web-2', 'empty-1', 'lb-remote-1'].includes(s.metadata?.name ?? ''))
+    .concat([
+      slice('web', 'web-1', [{ name: 'http', port: 8080, protocol: 'TCP' }],
+        [ep('10.244.1.5', a), ep('10.244.2.6', b), ep('10.244.2.16', b)]),
+      slice('lb-remote', 'lb-remote-1', [{ port: 8080, protocol: 'TCP' }], [ep('10.244.2.14', b), ep('10.244.1.14', a)]),
+      slice('fresh', 'fresh-1', [{ name: 'http', port: 8080, protocol: 'TCP' }], [ep('10.244.2.17', b)]),
+    ]);
+  return buildSnapshot({ services: changedServices, slices: changedSlices, nodeName, nodeIPs, nodeLabels: { 'kubernetes.io/hostname': nodeName } });
 }

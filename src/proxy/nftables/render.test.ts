@@ -1,0 +1,143 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { buildSnapshot, type IPFamily } from '../snapshot.js';
+import {
+  renderNftables, renderNftablesChainDeletion, renderNftablesCleanup, type NftablesRenderOptions, type NftablesRuleset,
+} from './render.js';
+import { applyNftScript, dumpNftables, parseNftables } from './model.js';
+import { traceNftables } from '../trace.js';
+import { ipFamilyOf } from '../../api/validation/ip.js';
+import { assertGolden } from '../testdata/golden.js';
+import { checkFlow, flows } from '../testdata/flows.js';
+import { inPrivateNetns, kernelSkipReason } from '../testdata/kernel.js';
+import {
+  changedScenarioSnapshot, clusterCIDRs, nodeIPs, nodeName, scenarioSnapshot, serviceCIDRs, services, slices,
+} from '../testdata/scenario.js';
+import { nftNameLengthMax } from '../names.js';
+
+function opts(family: IPFamily, extra: Partial<NftablesRenderOptions> = {}): NftablesRenderOptions {
+  return { family, detectLocal: { mode: 'ClusterCIDR', cidrs: clusterCIDRs }, serviceCIDRs, ...extra };
+}
+
+const snapshot = scenarioSnapshot();
+const rendered: Record<IPFamily, NftablesRuleset> = {
+  IPv4: renderNftables(snapshot, opts('IPv4')),
+  IPv6: renderNftables(snapshot, opts('IPv6')),
+};
+
+describe('nftables renderer', () => {
+  it('renders the scenario (golden, IPv4)', () => {
+    assertGolden('nftables-ipv4', rendered.IPv4.script);
+  });
+
+  it('renders the scenario (golden, IPv6)', () => {
+    assertGolden('nftables-ipv6', rendered.IPv6.script);
+  });
+
+  it('is one transaction that replaces the whole table', () => {
+    const lines = rendered.IPv4.script.split('\n');
+    assert.match(lines[0], /^add table ip kube-proxy /);
+    assert.equal(lines[1], 'delete table ip kube-proxy');
+    assert.match(lines[2], /^add table ip kube-proxy /);
+    assert.ok(lines.slice(3).every((l) => l === '' || / ip kube-proxy /.test(l)), 'only our table is touched');
+    assert.ok(rendered.IPv6.script.split('\n').every((l) => l === '' || / ip6 kube-proxy( |$)/.test(l)));
+  });
+
+  it('does not depend on the order of its input', () => {
+    const shuffled = buildSnapshot({ services: [...services].reverse(), slices: [...slices].reverse(), nodeName, nodeIPs });
+    assert.equal(renderNftables(shuffled, opts('IPv4')).script, rendered.IPv4.script);
+  });
+
+  it('keeps names within nft limits', () => {
+    for (const rs of Object.values(rendered)) {
+      for (const c of rs.chains) {
+        assert.ok(c.length <= nftNameLengthMax, c);
+        assert.match(c, /^[A-Za-z][A-Za-z0-9_./-]*$/, c);
+      }
+    }
+  });
+
+  describe('packet flows', () => {
+    for (const flow of flows) {
+      it(flow.name, () => {
+        const family = ipFamilyOf(flow.dst) === 'IPv6' ? 'IPv6' : 'IPv4';
+        checkFlow('nftables', flow, traceNftables(rendered[family].script, flow, { localAddresses: nodeIPs }));
+      });
+    }
+  });
+
+  it('limits NodePorts to --nodeport-addresses with the nodeport-ips set', () => {
+    const rs = renderNftables(snapshot, opts('IPv4', { nodePortAddresses: ['192.168.0.0/24'] }));
+    assert.match(rs.script, /add element ip kube-proxy nodeport-ips \{ 192\.168\.0\.10 \}/);
+    assert.match(rs.script, /services ip daddr @nodeport-ips meta l4proto \. th dport vmap @service-nodeports/);
+    const r = traceNftables(rs.script, { src: '198.51.100.77', dst: '192.168.0.10', port: 30080, from: 'external' }, { localAddresses: nodeIPs });
+    assert.deepEqual(r.endpoints.map((e) => `${e.ip}:${e.port}`), ['10.244.2.9:8080']);
+  });
+
+  describe('incremental sync', () => {
+    const next = changedScenarioSnapshot();
+    const full = renderNftables(next, opts('IPv4'));
+    const incr = renderNftables(next, opts('IPv4', { previous: snapshot }));
+
+    it('changes only what changed (golden)', () => {
+      assert.equal(incr.partial, true);
+      assert.doesNotMatch(incr.script, /delete table/);
+      assertGolden('nftables-ipv4-incremental', incr.script);
+    });
+
+    it('converges to the full ruleset when applied on top of the previous one', () => {
+      const model = parseNftables(rendered.IPv4.script);
+      applyNftScript(model, incr.script);
+      // Stale chains are flushed now and deleted by a later transaction.
+      const deletion = renderNftablesChainDeletion('IPv4', incr.staleChains, incr);
+      assert.ok(deletion.length > 0);
+      applyNftScript(model, deletion);
+      assert.equal(dumpNftables(model), dumpNftables(parseNftables(full.script)));
+    });
+
+    it('is empty of changes when nothing changed', () => {
+      const same = renderNftables(snapshot, opts('IPv4', { previous: snapshot }));
+      assert.equal(same.script.trim().split('\n').length, 1, same.script);
+      assert.deepEqual(same.staleChains, []);
+    });
+
+    it('refills a chain that was stale but is used again instead of deleting it', () => {
+      const back = renderNftables(snapshot, opts('IPv4', { previous: next, pendingStaleChains: incr.staleChains }));
+      const deletion = renderNftablesChainDeletion('IPv4', [...incr.staleChains, ...back.staleChains], back);
+      for (const c of rendered.IPv4.chains) assert.ok(!deletion.includes(` ${c}\n`), c);
+    });
+  });
+
+  describe('in a private network namespace', () => {
+    const skip = kernelSkipReason();
+
+    it('nft -c accepts both families in one transaction', { skip }, () => {
+      const r = inPrivateNetns({ 'rules.nft': rendered.IPv4.script + rendered.IPv6.script }, 'nft -c -f rules.nft');
+      assert.equal(r.status, 0, r.stderr);
+    });
+
+    it('applies full, again full, incremental, stale-chain deletion and cleanup', { skip }, () => {
+      const next = changedScenarioSnapshot();
+      const incr = renderNftables(next, opts('IPv4', { previous: snapshot }));
+      const r = inPrivateNetns(
+        {
+          'full.nft': rendered.IPv4.script,
+          'incr.nft': incr.script,
+          'stale.nft': renderNftablesChainDeletion('IPv4', incr.staleChains, incr),
+          'cleanup.nft': renderNftablesCleanup('IPv4') + renderNftablesCleanup('IPv6'),
+        },
+        [
+          'nft -f full.nft',
+          'nft -f full.nft',
+          'nft -f incr.nft',
+          'nft -f stale.nft',
+          'nft list table ip kube-proxy | grep -c "^[[:space:]]*chain "',
+          'nft -f cleanup.nft',
+          'if nft list tables | grep -q kube-proxy; then echo leftover >&2; exit 1; fi',
+        ].join('\n'),
+      );
+      assert.equal(r.status, 0, r.stderr);
+      assert.equal(Number(r.stdout.trim()), renderNftables(next, opts('IPv4')).chains.length);
+    });
+  });
+});

@@ -1,0 +1,387 @@
+// Appliers: the thin code that hands a rendered transaction to the kernel, behind one
+// narrow interface (`RuleApplier`), with a stateful fake beside it (as knftables'
+// Fake beside its Interface) that replays transactions onto the renderers' own kernel
+// models and refuses what the kernel would refuse.
+//
+// - nftables: `nft -f -`, the script on stdin: one netlink transaction, all or nothing.
+// - iptables: `iptables-restore -w 5 --noflush` (ip6tables-restore for IPv6): atomic per
+//   table; then the jumps from built-in chains (PREROUTING, OUTPUT, …) are ensured the
+//   way kube-proxy's EnsureRule does, since restore --noflush cannot "ensure" a rule in
+//   a chain it does not own. Works with iptables-nft and iptables-legacy (`variant`).
+//
+// Every command runs inside the node's network namespace (`ip netns exec NS …`) when
+// `netns` is given, else in the current one.
+import type { IPFamily } from '../snapshot.js';
+import type { IptablesJump } from '../iptables/render.js';
+import { kubeProxyTable, renderNftablesCleanup } from '../nftables/render.js';
+import { applyNftScript, dumpNftables, type NftModel, type NftTableModel } from '../nftables/model.js';
+import { applyIptablesText, builtinChains, dumpIptables, parseRuleArgs, type IptTables } from '../iptables/model.js';
+import { isIptablesServiceChain } from '../names.js';
+import { ProxyError } from './errors.js';
+import { execRunner, inNetns, runChecked, type CommandRunner } from './exec.js';
+
+export type KernelMode = 'nftables' | 'iptables';
+
+/** Which iptables binaries: `nft` (iptables-nft), `legacy` (iptables-legacy), or undefined (the system's `iptables`). */
+export type IptablesVariant = 'nft' | 'legacy';
+
+export interface NftTransaction {
+  kind: 'nftables';
+  /** `nft -f` input: one transaction (may span the ip and ip6 tables). */
+  script: string;
+}
+
+export interface IptablesTransaction {
+  kind: 'iptables';
+  family: IPFamily;
+  /** `iptables-restore --noflush` input (filter and nat tables). */
+  restore: string;
+  /** Built-in chain jumps to ensure after the restore; empty to skip (partial syncs). */
+  jumps: readonly IptablesJump[];
+}
+
+export type RuleTransaction = NftTransaction | IptablesTransaction;
+
+export interface RuleApplier {
+  readonly mode: KernelMode;
+  /** Applies one transaction; on rejection the kernel keeps what it had (per table for iptables). */
+  apply(tx: RuleTransaction): Promise<void>;
+  /** The proxy's rules as the kernel reports them (`nft list table`, `iptables-save` filtered to KUBE-). */
+  listRules(): Promise<string>;
+  /** User chains present in a table (iptables; nftables answers []): lets a full sync delete stale ones. */
+  existingChains(family: IPFamily, table: 'filter' | 'nat'): Promise<string[]>;
+  /** Removes every rule of this mode (kube-proxy --cleanup; also run for the other mode at start). */
+  cleanup(): Promise<void>;
+}
+
+export interface ApplierOptions {
+  /** Network namespace to run in (`ip netns exec`); undefined = the current one. */
+  netns?: string;
+  /** Default: real processes. */
+  runner?: CommandRunner;
+  /** Per command. Default 30 s. */
+  timeoutMs?: number;
+}
+
+const nftFamilies = [['IPv4', 'ip'], ['IPv6', 'ip6']] as const;
+
+function noSuchTable(stderr: string): boolean {
+  return /No such file or directory|does not exist/i.test(stderr);
+}
+
+export class NftApplier implements RuleApplier {
+  readonly mode = 'nftables' as const;
+  private readonly runner: CommandRunner;
+  private readonly timeoutMs: number;
+
+  constructor(opts: ApplierOptions = {}) {
+    this.runner = inNetns(opts.runner ?? execRunner, opts.netns);
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+  }
+
+  async apply(tx: RuleTransaction): Promise<void> {
+    if (tx.kind !== 'nftables') throw new ProxyError('COMMAND_FAILED', `the nftables applier cannot apply a ${tx.kind} transaction`);
+    await runChecked(this.runner, ['nft', '-f', '-'], { stdin: tx.script, timeoutMs: this.timeoutMs });
+  }
+
+  async listRules(): Promise<string> {
+    const parts: string[] = [];
+    for (const [, fam] of nftFamilies) {
+      const r = await this.runner.run(['nft', 'list', 'table', fam, kubeProxyTable], { timeoutMs: this.timeoutMs });
+      if (r.code === 0) parts.push(r.stdout.trimEnd() + '\n');
+      else if (!noSuchTable(r.stderr)) {
+        throw new ProxyError('COMMAND_FAILED', `nft list table ${fam} ${kubeProxyTable} exited ${r.code}: ${r.stderr.trim()}`);
+      }
+    }
+    return parts.join('');
+  }
+
+  async existingChains(): Promise<string[]> { return []; }
+
+  async cleanup(): Promise<void> {
+    // `add table` first makes the delete valid when the table is absent: one idempotent transaction.
+    const script = nftFamilies.map(([family]) => renderNftablesCleanup(family)).join('');
+    await runChecked(this.runner, ['nft', '-f', '-'], { stdin: script, timeoutMs: this.timeoutMs });
+  }
+}
+
+export interface IptablesApplierOptions extends ApplierOptions {
+  variant?: IptablesVariant;
+  /** `-w`: seconds to wait for the xtables lock (iptables-legacy; harmless with nft). Default 5. */
+  waitSeconds?: number;
+}
+
+interface IptablesBinaries { main: string; restore: string; save: string }
+
+export function iptablesBinaries(family: IPFamily, variant?: IptablesVariant): IptablesBinaries {
+  const base = family === 'IPv6' ? 'ip6tables' : 'iptables';
+  const v = variant ? `-${variant}` : '';
+  return { main: `${base}${v}`, restore: `${base}${v}-restore`, save: `${base}${v}-save` };
+}
+
+/** Chains that another agent (kubelet) owns even though they carry the KUBE- prefix. */
+const foreignKubeChains = new Set(['KUBE-FIREWALL', 'KUBE-KUBELET-CANARY']);
+
+function ownChain(chain: string): boolean {
+  return chain.startsWith('KUBE-') && !foreignKubeChains.has(chain);
+}
+
+/** Keeps the KUBE- chains, their rules and the built-in chains' jumps into them from iptables-save output. */
+export function filterKubeRules(save: string): string {
+  const out: string[] = [];
+  let section: string[] = [];
+  let header = '';
+  const flush = () => {
+    if (section.length) out.push(header, ...section, 'COMMIT');
+    section = [];
+  };
+  for (const raw of save.split('\n')) {
+    const line = raw.trimEnd();
+    if (line.startsWith('*')) {
+      flush();
+      header = line;
+    } else if (line === 'COMMIT') {
+      flush();
+    } else if (line.startsWith(':KUBE-')) {
+      section.push(line);
+    } else if (line.startsWith('-A ')) {
+      const chain = line.split(' ')[1] ?? '';
+      if (chain.startsWith('KUBE-') || / -[jg] KUBE-/.test(line)) section.push(line);
+    }
+  }
+  flush();
+  return out.length ? out.join('\n') + '\n' : '';
+}
+
+function savedChains(save: string): string[] {
+  const out: string[] = [];
+  for (const line of save.split('\n')) if (line.startsWith(':')) out.push(line.slice(1).split(/\s+/)[0] ?? '');
+  return out.filter((c) => c !== '');
+}
+
+export class IptablesApplier implements RuleApplier {
+  readonly mode = 'iptables' as const;
+  private readonly runner: CommandRunner;
+  private readonly timeoutMs: number;
+  private readonly wait: string[];
+
+  constructor(private readonly opts: IptablesApplierOptions = {}) {
+    this.runner = inNetns(opts.runner ?? execRunner, opts.netns);
+    this.timeoutMs = opts.timeoutMs ?? 30_000;
+    this.wait = ['-w', String(opts.waitSeconds ?? 5)];
+  }
+
+  private bin(family: IPFamily): IptablesBinaries { return iptablesBinaries(family, this.opts.variant); }
+
+  private async save(family: IPFamily, table: 'filter' | 'nat'): Promise<string> {
+    return (await runChecked(this.runner, [this.bin(family).save, '-t', table], { timeoutMs: this.timeoutMs })).stdout;
+  }
+
+  async apply(tx: RuleTransaction): Promise<void> {
+    if (tx.kind !== 'iptables') throw new ProxyError('COMMAND_FAILED', `the iptables applier cannot apply a ${tx.kind} transaction`);
+    const bin = this.bin(tx.family);
+    await runChecked(this.runner, [bin.restore, ...this.wait, '--noflush'], { stdin: tx.restore, timeoutMs: this.timeoutMs });
+    if (tx.jumps.length) await this.ensureJumps(tx.family, tx.jumps);
+  }
+
+  /** kube-proxy's EnsureRule(Prepend) for each jump; one iptables-save per table finds the ones already there. */
+  private async ensureJumps(family: IPFamily, jumps: readonly IptablesJump[]): Promise<void> {
+    const bin = this.bin(family);
+    const present = new Map<string, Set<string>>();
+    for (const table of new Set(jumps.map((j) => j.table))) {
+      present.set(table, new Set((await this.save(family, table)).split('\n').map((l) => l.trim())));
+    }
+    const missing: IptablesJump[] = [];
+    for (const j of jumps) {
+      if (present.get(j.table)?.has(j.line)) continue;
+      // Not found textually (a save format that differs): ask iptables itself.
+      const r = await this.runner.run([bin.main, ...this.wait, '-t', j.table, '-C', j.chain, ...j.args], { timeoutMs: this.timeoutMs });
+      if (r.code !== 0) missing.push(j);
+    }
+    // Inserting at the top in reverse order leaves them in the listed order.
+    for (const j of missing.reverse()) {
+      await runChecked(this.runner, [bin.main, ...this.wait, '-t', j.table, '-I', j.chain, '1', ...j.args], { timeoutMs: this.timeoutMs });
+    }
+  }
+
+  async listRules(): Promise<string> {
+    const parts: string[] = [];
+    for (const family of ['IPv4', 'IPv6'] as const) {
+      let text = '';
+      for (const table of ['filter', 'nat'] as const) {
+        try {
+          text += filterKubeRules(await this.save(family, table));
+        } catch (e) {
+          // An IPv6 stack that is missing or disabled is no error for listing.
+          if (family === 'IPv4') throw e;
+        }
+      }
+      if (text) parts.push(`# ${family}\n${text}`);
+    }
+    return parts.join('');
+  }
+
+  async existingChains(family: IPFamily, table: 'filter' | 'nat'): Promise<string[]> {
+    return savedChains(await this.save(family, table));
+  }
+
+  async cleanup(): Promise<void> {
+    for (const family of ['IPv4', 'IPv6'] as const) {
+      const bin = this.bin(family);
+      for (const table of ['filter', 'nat'] as const) {
+        let save: string;
+        try {
+          save = await this.save(family, table);
+        } catch (e) {
+          if (family === 'IPv4') throw e;
+          continue;
+        }
+        // Jumps from the built-in chains first: a chain still referenced cannot be deleted.
+        for (const line of save.split('\n')) {
+          const m = /^-A (\S+) (.* -[jg] (KUBE-\S+).*)$/.exec(line.trim());
+          if (!m || !(builtinChains[table] ?? []).includes(m[1]!) || !ownChain(m[3]!)) continue;
+          const args = splitSaveArgs(m[2]!);
+          await runChecked(this.runner, [bin.main, ...this.wait, '-t', table, '-D', m[1]!, ...args], { timeoutMs: this.timeoutMs });
+        }
+        const chains = savedChains(save).filter(ownChain);
+        if (!chains.length) continue;
+        const restore = [`*${table}`, ...chains.map((c) => `:${c} - [0:0]`), ...chains.map((c) => `-X ${c}`), 'COMMIT', ''].join('\n');
+        await runChecked(this.runner, [bin.restore, ...this.wait, '--noflush'], { stdin: restore, timeoutMs: this.timeoutMs });
+      }
+    }
+  }
+}
+
+/** Splits iptables-save rule text into argv (double quotes group, as iptables-restore reads them). */
+function splitSaveArgs(text: string): string[] {
+  const out: string[] = [];
+  let cur = '';
+  let quoted = false;
+  let has = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (quoted) {
+      if (c === '\\' && text[i + 1] === '"') { cur += '"'; i++; } else if (c === '"') quoted = false;
+      else cur += c;
+    } else if (c === '"') { quoted = true; has = true; } else if (c === ' ') {
+      if (has || cur) out.push(cur);
+      cur = '';
+      has = false;
+    } else cur += c;
+  }
+  if (has || cur) out.push(cur);
+  return out;
+}
+
+export interface ListRulesOptions {
+  mode: KernelMode;
+  netns?: string;
+  variant?: IptablesVariant;
+  runner?: CommandRunner;
+}
+
+/** The proxy's rules in a namespace as the kernel reports them (`svcnet rules <node>`). */
+export function listRules(opts: ListRulesOptions): Promise<string> {
+  const applier = opts.mode === 'nftables'
+    ? new NftApplier({ netns: opts.netns, runner: opts.runner })
+    : new IptablesApplier({ netns: opts.netns, runner: opts.runner, variant: opts.variant });
+  return applier.listRules();
+}
+
+/** Makes the applier for a kernel mode. */
+export function createApplier(mode: KernelMode, opts: IptablesApplierOptions = {}): RuleApplier {
+  return mode === 'nftables' ? new NftApplier(opts) : new IptablesApplier(opts);
+}
+
+// ---------------------------------------------------------------- fake
+
+/**
+ * A stateful fake kernel: nftables transactions are replayed onto an `NftModel`,
+ * iptables ones onto one `IptTables` per family, each on a copy that replaces the
+ * state only when the whole transaction went through (the kernel's atomicity).
+ * What the model refuses (a rule in a missing chain, deleting a chain still in use…)
+ * is rejected with APPLY_REJECTED. `failNext` injects failures.
+ */
+export class FakeRuleApplier implements RuleApplier {
+  /** Every transaction that was applied successfully, in order. */
+  readonly applied: RuleTransaction[] = [];
+  /** Every transaction offered, including refused ones. */
+  readonly attempted: RuleTransaction[] = [];
+  nft: NftModel = new Map();
+  readonly iptables = new Map<IPFamily, IptTables>();
+  private faults: { error: Error; times: number }[] = [];
+  cleanups = 0;
+
+  constructor(readonly mode: KernelMode) {}
+
+  /** The next `times` apply() calls fail with `error` and change nothing. */
+  failNext(times = 1, error: Error = new ProxyError('APPLY_REJECTED', 'injected failure')): void {
+    this.faults.push({ error, times });
+  }
+
+  async apply(tx: RuleTransaction): Promise<void> {
+    this.attempted.push(tx);
+    const f = this.faults[0];
+    if (f) {
+      if (--f.times <= 0) this.faults.shift();
+      throw f.error;
+    }
+    if (tx.kind !== this.mode) throw new ProxyError('APPLY_REJECTED', `a ${this.mode} applier got a ${tx.kind} transaction`);
+    try {
+      if (tx.kind === 'nftables') {
+        const next = structuredClone(this.nft);
+        applyNftScript(next, tx.script);
+        this.nft = next;
+      } else {
+        const next = structuredClone(this.iptables.get(tx.family) ?? new Map());
+        applyIptablesText(next, tx.restore);
+        ensureJumpsInModel(next, tx.jumps);
+        this.iptables.set(tx.family, next);
+      }
+    } catch (e) {
+      throw new ProxyError('APPLY_REJECTED', (e as Error).message, { cause: e });
+    }
+    this.applied.push(tx);
+  }
+
+  async listRules(): Promise<string> {
+    if (this.mode === 'nftables') return this.nft.size ? dumpNftables(this.nft) : '';
+    const parts: string[] = [];
+    for (const [family, tables] of [...this.iptables].sort()) parts.push(`# ${family}\n${dumpIptables(tables)}`);
+    return parts.join('');
+  }
+
+  async existingChains(family: IPFamily, table: 'filter' | 'nat'): Promise<string[]> {
+    const t = this.iptables.get(family)?.get(table);
+    if (!t) return [];
+    return [...t.keys()].filter((c) => !(builtinChains[table] ?? []).includes(c));
+  }
+
+  async cleanup(): Promise<void> {
+    this.cleanups++;
+    this.nft = new Map();
+    this.iptables.clear();
+  }
+
+  /** The nft table of a family, if present (tests). */
+  nftTable(family: IPFamily): NftTableModel | undefined {
+    return this.nft.get(`${family === 'IPv6' ? 'ip6' : 'ip'} ${kubeProxyTable}`);
+  }
+
+  /** Service chains (KUBE-SVC-… etc.) present in the iptables nat table of a family (tests). */
+  iptablesServiceChains(family: IPFamily): string[] {
+    return [...(this.iptables.get(family)?.get('nat')?.keys() ?? [])].filter(isIptablesServiceChain).sort();
+  }
+}
+
+function ensureJumpsInModel(tables: IptTables, jumps: readonly IptablesJump[]): void {
+  const missing = jumps.filter((j) => {
+    const chain = tables.get(j.table)?.get(j.chain);
+    const text = parseRuleArgs([...j.args]).text;
+    return !chain?.rules.some((r) => r.text === text);
+  });
+  for (const j of missing.reverse()) {
+    const rest = j.line.slice(`-A ${j.chain} `.length);
+    applyIptablesText(tables, `*${j.table}\n-I ${j.chain} 1 ${rest}\nCOMMIT\n`);
+  }
+}
