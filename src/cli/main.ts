@@ -3,6 +3,7 @@ import { UsageError } from './args.js';
 import { apiserverCommand } from './apiserver.js';
 import { controllerManagerCommand } from './controller-manager.js';
 import { upCommand } from './up.js';
+import { dnsCommand } from './dns.js';
 
 interface Command {
   summary: string;
@@ -13,6 +14,7 @@ const commands: Record<string, Command> = {
   up: { summary: 'start a whole cluster in this process (foreground)', run: upCommand },
   apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
   'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
+  dns: { summary: 'run cluster DNS against an API server', run: dnsCommand },
 };
 
 function usage(): string {
