@@ -71,11 +71,10 @@ export class TcpServiceListener {
     this.closed = true;
     const s = this.server;
     if (!s || !s.listening) return Promise.resolve();
-    return new Promise<void>((resolve) => {
-      s.close(() => undefined);
-      // server.close waits for every connection to end: resolve once the port is free.
-      resolve();
-    });
+    // server.close's callback waits for every connection to end; the port itself is free
+    // once libuv has closed the handle, one loop turn later.
+    s.close(() => undefined);
+    return new Promise<void>((resolve) => setImmediate(resolve));
   }
 
   /** Ends every relay now (proxy shutdown). */
@@ -95,11 +94,12 @@ export class TcpServiceListener {
     const tried = new Set<string>();
     let clientGone = false;
     client.on('error', () => undefined);
-    client.once('close', () => {
+    const onEarlyClose = (): void => {
       clientGone = true;
-      if (!relay.upstream || relay.upstream.connecting) relay.upstream?.destroy();
-      if (!relay.upstream || relay.upstream.destroyed) this.relays.delete(relay);
-    });
+      relay.upstream?.destroy();
+      this.relays.delete(relay);
+    };
+    client.once('close', onEarlyClose);
 
     const attempt = (): void => {
       if (clientGone) return;
@@ -132,6 +132,7 @@ export class TcpServiceListener {
           this.relays.delete(relay);
           return;
         }
+        client.off('close', onEarlyClose);
         this.splice(relay, client, up);
       });
     };
@@ -145,7 +146,6 @@ export class TcpServiceListener {
     const onClose = () => {
       if (++closedSides >= 2) this.relays.delete(relay);
     };
-    client.removeAllListeners('close');
     client.once('close', onClose);
     up.once('close', onClose);
     client.on('error', () => reset(up));
