@@ -4,6 +4,7 @@ import { apiserverCommand } from './apiserver.js';
 import { controllerManagerCommand } from './controller-manager.js';
 import { upCommand } from './up.js';
 import { dnsCommand } from './dns.js';
+import { traceCommand } from './trace.js';
 
 interface Command {
   summary: string;
@@ -15,6 +16,7 @@ const commands: Record<string, Command> = {
   apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
   'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
   dns: { summary: 'run cluster DNS against an API server', run: dnsCommand },
+  trace: { summary: 'which endpoint gets the traffic: the path through the proxy rules', run: traceCommand },
 };
 
 function usage(): string {

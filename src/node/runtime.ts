@@ -338,6 +338,7 @@ export function podResolvConf(pod: Pod, c: Pick<SandboxConfig, 'dnsIP' | 'cluste
     for (const n of dc.nameservers ?? []) if (!nameservers.includes(n)) nameservers.push(n);
     for (const s of dc.searches ?? []) if (!searches.includes(s)) searches.push(s);
     for (const o of dc.options ?? []) {
+      if (!o.name) continue;
       const text = o.value !== undefined ? `${o.name}:${o.value}` : o.name;
       options = options.filter((x) => x.split(':')[0] !== o.name);
       options.push(text);

@@ -5,6 +5,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { startApiServer, type RunningApiServer } from '../../src/apiserver/index.js';
 import { setLogLevel } from '../../src/log.js';
 
@@ -17,11 +18,16 @@ export interface Harness {
   /** kubectl that must succeed; returns stdout. */
   k(args: string[], opts?: { input?: string; env?: NodeJS.ProcessEnv }): Promise<string>;
   spawnKubectl(args: string[]): ChildProcess;
+  /** Runs the compiled `svcnet` CLI with this harness's kubeconfig. */
+  svcnet(args: string[], opts?: { env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult>;
   writeFile(name: string, content: string): string;
   close(): Promise<void>;
 }
 
 export interface RunResult { code: number; stdout: string; stderr: string }
+
+/** The compiled CLI entry (bin/svcnet.js loads the same file). */
+export const svcnetMain = fileURLToPath(new URL('../../../bin/svcnet.js', import.meta.url));
 
 export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve) => {
@@ -56,6 +62,7 @@ export async function startHarness(o: { storage?: string; dir?: string } = {}): 
       collect(child);
       return child;
     },
+    svcnet: (args, opts = {}) => run(process.execPath, [svcnetMain, ...args], { ...opts, env: { ...env, ...opts.env } }),
     writeFile(name, content) {
       const p = join(dir, name);
       writeFileSync(p, content);

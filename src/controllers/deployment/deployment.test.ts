@@ -291,3 +291,11 @@ test('deployment: keys', () => {
     ownerReferences: [ownerRef('ReplicaSet', 'web-abc', 'uid-rs')] } };
   assert.deepEqual(dc.keysFor(podsRes, pod), ['default/web']);
 });
+
+test('deployment: with the cache, keys follow pod -> ReplicaSet -> Deployment and orphans to selecting deployments', () => {
+  const c = new FakeCache([deployment('web'), replicaSet('web-x', { owner: ownerRef('Deployment', 'web', 'uid-web') })]);
+  const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default', deletionTimestamp: T0, ownerReferences: [ownerRef('ReplicaSet', 'web-x', 'uid-web-x')] } };
+  assert.deepEqual(dc.keysFor(podsRes, pod, undefined, c), ['default/web']);
+  assert.deepEqual(dc.keysFor(rsRes, replicaSet('stray'), undefined, c), ['default/web']);
+  assert.deepEqual(dc.keysFor(rsRes, replicaSet('stray', { selector: { app: 'x' } }), undefined, c), []);
+});

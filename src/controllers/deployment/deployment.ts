@@ -18,7 +18,7 @@ import type { KObject } from '../../client/types.js';
 import type { Action, Cache, EventRecord, Plan, Reconciler } from '../types.js';
 import {
   asPod, claim, controllerRefOf, isBeingDeleted, isPodTerminal, namespaceWildcardKey, newControllerRef,
-  parseTime, rfc3339, selectorRequirements, splitKey,
+  parseTime, rfc3339, selectorRequirements, selects, splitKey,
 } from '../replicaset/util.js';
 import { computeHash, equalIgnoreHash, podTemplateHashLabel } from './hash.js';
 
@@ -790,9 +790,14 @@ function syncDeployment(d: Deployment, cache: Cache, now: Date): Plan {
   return s.finish();
 }
 
-/** The deployment that owns a pod's ReplicaSet, by name: `<deployment>-<pod-template-hash>`. */
-function deploymentNameForPod(p: KObject): string | undefined {
+/** The deployment that owns a pod's ReplicaSet: from the cache, or by name (`<deployment>-<pod-template-hash>`). */
+function deploymentNameForPod(p: KObject, cache?: Cache): string | undefined {
   const ref = controllerRefOf(p);
+  if (ref && ref.kind === 'ReplicaSet' && cache) {
+    const rs = cache.get(rsRes, p.metadata?.namespace, ref.name);
+    const owner = controllerRefOf(rs);
+    if (owner) return owner.kind === 'Deployment' ? owner.name : undefined;
+  }
   const hash = p.metadata?.labels?.[podTemplateHashLabel];
   if (!ref || ref.kind !== 'ReplicaSet' || !hash || !ref.name.endsWith(`-${hash}`)) return undefined;
   return ref.name.slice(0, -hash.length - 1);
@@ -806,7 +811,7 @@ export function deploymentController(): Reconciler {
   return {
     name: 'deployment-controller',
     watches: [deployRes, rsRes, podsRes],
-    keysFor(r: ResourceInfo, obj: KObject, old?: KObject): string[] {
+    keysFor(r: ResourceInfo, obj: KObject, old?: KObject, cache?: Cache): string[] {
       const keys = new Set<string>();
       const ns = obj.metadata?.namespace ?? '';
       if (r.plural === 'deployments') return [`${ns}/${obj.metadata?.name}`];
@@ -817,12 +822,16 @@ export function deploymentController(): Reconciler {
           if (ref) {
             if (ref.kind === 'Deployment' && ref.apiVersion.startsWith('apps/')) keys.add(`${ns}/${ref.name}`);
           } else if (o === obj && !isBeingDeleted(o)) {
-            keys.add(namespaceWildcardKey(ns));
+            // An orphan: the Deployments that select it may adopt it.
+            if (!cache) { keys.add(namespaceWildcardKey(ns)); continue; }
+            for (const d of cache.list(deployRes, ns)) {
+              if (selects(selectorRequirements((d as Deployment).spec?.selector), o)) keys.add(`${ns}/${d.metadata?.name}`);
+            }
           }
         } else if (r.plural === 'pods') {
           // Only the end of a pod matters here (Recreate waits for old pods to go).
           if (!isBeingDeleted(o) && !isPodTerminal(asPod(o))) continue;
-          const name = deploymentNameForPod(o);
+          const name = deploymentNameForPod(o, cache);
           if (name) keys.add(`${ns}/${name}`);
         }
       }

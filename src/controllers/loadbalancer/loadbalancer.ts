@@ -152,7 +152,7 @@ export function loadBalancerController(opts: LoadBalancerOptions = {}): Reconcil
   }
 
   return {
-    name: 'service-lb-controller',
+    name: 'svcnet-lb-controller',
     watches: [servicesRes, configMapsRes],
     keysFor(r: ResourceInfo, obj: KObject, old?: KObject): string[] {
       if (r.plural === 'configmaps') {

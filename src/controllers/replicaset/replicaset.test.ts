@@ -151,3 +151,9 @@ test('replicaset: converges through the fake server', () => {
   c.apply(rc.reconcile('default/web', c, NOW), NOW);
   assert.equal(c.list(res('pods'), 'default').length, 1);
 });
+
+test('replicaset: with the cache, an orphan pod maps to the ReplicaSets that select it', () => {
+  const c = new FakeCache([replicaSet('web'), replicaSet('api', { selector: { app: 'api' }, uid: 'uid-api' })]);
+  assert.deepEqual(rc.keysFor(res('pods'), pod('orphan', { labels: { app: 'api' } }), undefined, c), ['default/api']);
+  assert.deepEqual(rc.keysFor(res('pods'), pod('orphan', { labels: { app: 'none' } }), undefined, c), []);
+});

@@ -9,7 +9,7 @@ import type { KObject } from '../../client/types.js';
 import type { Action, Cache, EventRecord, Plan, Reconciler } from '../types.js';
 import {
   asPod, claim, controllerRefOf, isBeingDeleted, isPodActive, isPodReady, namespaceWildcardKey, newControllerRef,
-  parseTime, podAvailability, podReadyCondition, selectorRequirements, splitKey,
+  parseTime, podAvailability, podReadyCondition, selectorRequirements, selects, splitKey,
 } from './util.js';
 import { matches, selectorFromSet } from '../../api/labels.js';
 
@@ -220,7 +220,7 @@ export function replicaSetController(opts: ReplicaSetControllerOptions = {}): Re
   return {
     name: 'replicaset-controller',
     watches: [rsRes, podsRes],
-    keysFor(r: ResourceInfo, obj: KObject, old?: KObject): string[] {
+    keysFor(r: ResourceInfo, obj: KObject, old?: KObject, cache?: Cache): string[] {
       const keys = new Set<string>();
       if (r.plural === 'replicasets') {
         keys.add(`${obj.metadata?.namespace}/${obj.metadata?.name}`);
@@ -228,11 +228,16 @@ export function replicaSetController(opts: ReplicaSetControllerOptions = {}): Re
       }
       for (const o of [obj, old]) {
         if (!o) continue;
+        const ns = o.metadata?.namespace ?? '';
         const ref = controllerRefOf(o);
         if (ref) {
-          if (ref.kind === replicaSetKind.kind && ref.apiVersion.startsWith('apps/')) keys.add(`${o.metadata?.namespace}/${ref.name}`);
+          if (ref.kind === replicaSetKind.kind && ref.apiVersion.startsWith('apps/')) keys.add(`${ns}/${ref.name}`);
         } else if (o === obj && !isBeingDeleted(o) && Object.keys(o.metadata?.labels ?? {}).length) {
-          keys.add(namespaceWildcardKey(o.metadata?.namespace ?? ''));
+          // An orphan: the ReplicaSets that select it may adopt it (getPodReplicaSets).
+          if (!cache) { keys.add(namespaceWildcardKey(ns)); continue; }
+          for (const rs of cache.list(rsRes, ns)) {
+            if (selects(selectorRequirements((rs as ReplicaSet).spec?.selector), o)) keys.add(`${ns}/${rs.metadata?.name}`);
+          }
         }
       }
       return [...keys];
