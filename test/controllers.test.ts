@@ -138,3 +138,63 @@ spec:
   const ms = await slicesOf('manual');
   assert.equal(ms.filter((s) => s.metadata.labels['endpointslice.kubernetes.io/managed-by'] === 'endpointslice-controller.k8s.io').length, 0);
 });
+
+test('LoadBalancer: <pending> with no pool; an address from the pool once there is one; another class stays pending', async () => {
+  h.writeFile('lb.yaml', `apiVersion: v1
+kind: Service
+metadata: {name: lb}
+spec:
+  type: LoadBalancer
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: lb-other}
+spec:
+  type: LoadBalancer
+  loadBalancerClass: example.com/other
+  selector: {app: web}
+  ports: [{port: 80, targetPort: 8080}]
+`);
+  await h.k(['apply', '-f', `${h.dir}/lb.yaml`]);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.match(await h.k(['get', 'svc', 'lb']), /^lb\s+LoadBalancer\s+\S+\s+<pending>\s+/m);
+  h.writeFile('pools.yaml', `apiVersion: v1
+kind: ConfigMap
+metadata: {name: svcnet-lb-pools, namespace: kube-system}
+data:
+  pools: |
+    - name: default
+      addresses: ["192.0.2.200-192.0.2.201"]
+`);
+  await h.k(['apply', '-f', `${h.dir}/pools.yaml`]);
+  await eventually(() => h.k(['get', 'svc', 'lb']), (t) => /^lb\s+LoadBalancer\s+\S+\s+192\.0\.2\.20[01]\s+80:3\d{4}\/TCP/m.test(t));
+  const s = JSON.parse(await h.k(['get', 'svc', 'lb', '-o', 'json']));
+  assert.equal(s.status.loadBalancer.ingress[0].ipMode, 'VIP');
+  assert.match(await h.k(['get', 'svc', 'lb-other']), /<pending>/);
+});
+
+test('Deployments: replicas scheduled onto Ready nodes; scale; rollout status', async () => {
+  h.writeFile('node2.yaml', `apiVersion: v1
+kind: Node
+metadata: {name: node-2}
+status:
+  conditions: [{type: Ready, status: "True"}]
+`);
+  await h.k(['apply', '-f', `${h.dir}/node2.yaml`]);
+  await h.k(['patch', 'node', 'node-1', '--subresource=status', '--type=merge', '-p', '{"status":{"conditions":[{"type":"Ready","status":"True"}]}}']);
+  await h.k(['create', 'deployment', 'app', '--image=nginx', '--replicas=3']);
+  const pods = await eventually(async () => JSON.parse(await h.k(['get', 'pods', '-l', 'app=app', '-o', 'json'])).items as { metadata: { name: string; ownerReferences: { kind: string }[] }; spec: { nodeName?: string } }[],
+    (ps) => ps.length === 3 && ps.every((p) => p.spec.nodeName));
+  assert.ok(pods.every((p) => p.metadata.ownerReferences[0]!.kind === 'ReplicaSet'));
+  assert.deepEqual([...new Set(pods.map((p) => p.spec.nodeName))].sort(), ['node-1', 'node-2'], 'spread over both nodes');
+  await h.k(['scale', 'deployment', 'app', '--replicas=1']);
+  await eventually(async () => JSON.parse(await h.k(['get', 'pods', '-l', 'app=app', '-o', 'json'])).items.filter((p: { metadata: { deletionTimestamp?: string } }) => !p.metadata.deletionTimestamp).length, (n) => n === 1);
+  // Pods here have no agent to make them ready: mark the remaining one Ready as a node agent would.
+  const [left] = JSON.parse(await h.k(['get', 'pods', '-l', 'app=app', '-o', 'json'])).items.filter((p: { metadata: { deletionTimestamp?: string } }) => !p.metadata.deletionTimestamp);
+  await h.k(['patch', 'pod', left.metadata.name, '--subresource=status', '--type=merge', '-p', '{"status":{"phase":"Running","podIP":"10.244.1.50","conditions":[{"type":"Ready","status":"True","lastTransitionTime":"2026-01-01T00:00:00Z"}]}}']);
+  const r = await h.kubectl(['rollout', 'status', 'deployment/app', '--timeout=20s']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /deployment "app" successfully rolled out/);
+});

@@ -592,7 +592,7 @@ export class ApiServer {
       c['status'] = status;
       c.metadata.resourceVersion = undefined;
       return c;
-    }, { subresource: 'status' });
+    }, { internal: true, fieldManager: this.writeOptions(ctx).fieldManager });
     sendJSON(ctx.res, 201, { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 });
   }
 

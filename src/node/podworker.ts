@@ -101,6 +101,8 @@ interface ContainerRt {
   last?: TerminatedView;
   /** The latest exit of the current instance. */
   exit?: TerminatedView;
+  /** When it exited, to the millisecond (the API's timestamps have seconds). */
+  exitAtMs?: number;
   proc?: StartedProcess;
   starting: boolean;
   listening: boolean;
@@ -251,7 +253,7 @@ export class PodWorker {
   private restartOrWait(pod: Pod, rt: ContainerRt, now: number): void {
     const exit = rt.exit!;
     const key = rt.spec.name;
-    const finished = Date.parse(exit.finishedAt);
+    const finished = rt.exitAtMs ?? Date.parse(exit.finishedAt);
     if (this.backoff.inBackoffSince(key, finished, now)) {
       const d = this.backoff.get(key);
       const md = pod.metadata!;
@@ -282,6 +284,7 @@ export class PodWorker {
   }
 
   private persist(): void {
+    if (this.closed && !this.terminating) return;
     const containers: PodRecord['containers'] = {};
     for (const [name, rt] of this.conts) {
       containers[name] = {
@@ -353,6 +356,7 @@ export class PodWorker {
       } else {
         const term: TerminatedView = { state: 'terminated', ...exit, startedAt: iso(t), finishedAt: iso(t) };
         rt!.exit = term;
+        rt!.exitAtMs = t;
         rt!.state = term;
       }
       this.persist();
@@ -406,7 +410,7 @@ export class PodWorker {
       return;
     }
     void proc.listening.then(async () => {
-      if (rt!.proc !== proc) return;
+      if (rt!.proc !== proc || this.closed) return;
       if (c.lifecycle?.postStart) {
         const r = await this.runHandler(c.lifecycle.postStart, c, env, (pod.spec?.terminationGracePeriodSeconds ?? 30) * 1000);
         if (!r.ok && rt!.proc === proc) {
@@ -445,7 +449,7 @@ export class PodWorker {
   }
 
   private onProbe(rt: ContainerRt, proc: StartedProcess, type: ProbeType, result: ProbeResult, output: string): void {
-    if (rt.proc !== proc) return;
+    if (rt.proc !== proc || this.closed) return;
     const pod = this.pod;
     if (type === 'readiness') rt.readyOk = result === 'success';
     if (type === 'startup') rt.startupOk = result === 'success';
@@ -464,7 +468,8 @@ export class PodWorker {
   }
 
   private onExit(rt: ContainerRt, proc: StartedProcess, x: ExitStatus): void {
-    if (rt.proc !== proc) return;
+    // A closed worker's processes belong to whichever agent adopts them next.
+    if (rt.proc !== proc || this.closed) return;
     rt.proc = undefined;
     for (const w of rt.probes) w.close();
     rt.probes = [];
@@ -477,6 +482,7 @@ export class PodWorker {
     };
     if (x.unknown) term.message = 'The container could not be located when the pod was terminated';
     rt.exit = term;
+    rt.exitAtMs = now;
     rt.state = term;
     rt.listening = false; rt.readyOk = false; rt.startupOk = false;
     this.persist();
@@ -586,9 +592,12 @@ export class PodWorker {
 
   /** The runtime as status.ts sees it. */
   view(forceTerminal = false): Parameters<typeof computePodStatus>[1] {
+    // Init containers (kubelet prober manager): started while running, ready once exited 0.
     const toView = (rt: ContainerRt): ContainerView => ({
       name: rt.spec.name, containerID: rt.containerID, restartCount: rt.restartCount,
-      current: rt.state, last: rt.last, started: this.started(rt), ready: this.ready(rt),
+      current: rt.state, last: rt.last,
+      started: rt.init ? rt.state.state === 'running' : this.started(rt),
+      ready: rt.init ? rt.state.state === 'terminated' && rt.state.exitCode === 0 : this.ready(rt),
     });
     const all = [...this.conts.values()];
     return {

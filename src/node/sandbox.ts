@@ -32,21 +32,29 @@ export function sandboxUnsupported(): string | undefined {
   return undefined;
 }
 
-export interface SandboxRun { code: number; signal: string | null }
+export interface SandboxRun {
+  code: number;
+  signal: string | null;
+  /** stdout and stderr, interleaved, when `capture` was asked for. */
+  output: string;
+}
 
 /**
  * Runs argv inside a fresh sandbox, with `env` plus SVCNET_IN_SANDBOX=1, its
  * output passed through. Resolves when it ends (everything in it is dead then).
  */
-export function runInSandbox(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): Promise<SandboxRun> {
+export function runInSandbox(argv: readonly string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; capture?: boolean } = {}): Promise<SandboxRun> {
   return new Promise((resolve, reject) => {
     const child = spawn('unshare', ['--net', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--kill-child',
       'sh', '-c', SETUP, 'svcnet-sandbox', ...argv], {
-      stdio: 'inherit', cwd: opts.cwd, env: { ...(opts.env ?? process.env), [SANDBOX_ENV]: '1' },
+      stdio: opts.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit', cwd: opts.cwd, env: { ...(opts.env ?? process.env), [SANDBOX_ENV]: '1' },
     });
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => { output += d.toString(); });
+    child.stderr?.on('data', (d: Buffer) => { output += d.toString(); });
     let timer: NodeJS.Timeout | undefined;
     if (opts.timeoutMs) timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs);
     child.on('error', (e) => { if (timer) clearTimeout(timer); reject(e); });
-    child.on('exit', (code, signal) => { if (timer) clearTimeout(timer); resolve({ code: code ?? 1, signal }); });
+    child.on('close', (code, signal) => { if (timer) clearTimeout(timer); resolve({ code: code ?? 1, signal, output }); });
   });
 }

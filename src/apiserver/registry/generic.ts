@@ -301,7 +301,12 @@ export class Registry {
     namespace: string | undefined,
     name: string,
     mutate: (current: Obj) => Obj | Promise<Obj>,
-    opts: WriteOptions & { subresource?: 'status' | ''; createIfAbsent?: (() => Promise<Obj>) } = {},
+    opts: WriteOptions & {
+      subresource?: 'status' | '';
+      createIfAbsent?: (() => Promise<Obj>);
+      /** A server-internal write (pods/binding): no strategy prepare or validation, as kube's assignPod writes through storage directly. */
+      internal?: boolean;
+    } = {},
   ): Promise<{ obj: Obj; created: boolean }> {
     const s = this.strategy;
     const key = this.key(namespace, name);
@@ -337,7 +342,9 @@ export class Registry {
       if (md.generateName === undefined && old.generateName) md.generateName = old.generateName;
       // An unconditional update validates as if it named the stored version (kube sets it before ValidateObjectMetaUpdate).
       if (!md.resourceVersion) md.resourceVersion = old.resourceVersion;
-      if (opts.subresource === 'status') {
+      if (opts.internal) {
+        // written as given
+      } else if (opts.subresource === 'status') {
         if (s.prepareForStatusUpdate) s.prepareForStatusUpdate(desired, current);
       } else if (s.prepareForUpdate) {
         s.prepareForUpdate(desired, current);
@@ -354,7 +361,7 @@ export class Registry {
       } else {
         delete md.generation;
       }
-      const errs = opts.subresource === 'status'
+      const errs = opts.internal ? [] : opts.subresource === 'status'
         ? (s.validateStatusUpdate ? s.validateStatusUpdate(desired, current) : [])
         : (s.validateUpdate ? s.validateUpdate(desired, current) : []);
       if (errs.length) throw this.invalid(name, errs);

@@ -173,9 +173,10 @@ class Collector {
     for (const { r: dr, o } of deps) {
       if (!this.once(dr, o)) continue;
       const md = o.metadata ?? {};
+      const rest = (md.ownerReferences ?? []).filter((x) => x.uid !== owner.metadata?.uid);
       this.actions.push({
         verb: 'patch', resource: dr, namespace: md.namespace, name: md.name ?? '', patchType: 'merge',
-        patch: { metadata: { resourceVersion: md.resourceVersion, ownerReferences: (md.ownerReferences ?? []).filter((x) => x.uid !== owner.metadata?.uid) } },
+        patch: { metadata: { resourceVersion: md.resourceVersion, ownerReferences: rest.length ? rest : null } },
       });
     }
     this.requeue(1000);

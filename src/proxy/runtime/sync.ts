@@ -220,9 +220,20 @@ export class SyncLoop {
   private schedule(): void {
     if (!this.ready || this.closed || this.running) return;
     const now = this.clock.now();
+    if (this.forceNow) {
+      // An explicit syncNow() does not wait for a timer (nor for a fake clock to move).
+      if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+      this.timer = undefined;
+      this.timerAt = Infinity;
+      this.running = true;
+      this.current = Promise.resolve().then(() => {
+        this.running = false;
+        return this.run();
+      });
+      return;
+    }
     let at: number;
-    if (this.forceNow) at = now;
-    else if (this.dirty) at = Math.max(now, this.lastStart + this.minSyncPeriodMs, this.notBefore);
+    if (this.dirty) at = Math.max(now, this.lastStart + this.minSyncPeriodMs, this.notBefore);
     else at = Math.max(Math.min(this.lastStart + this.syncPeriodMs, this.retryAt), this.lastStart + this.minSyncPeriodMs, now);
     if (this.timer !== undefined) {
       if (this.timerAt <= at) return;

@@ -31,6 +31,14 @@ interface Session {
   tried: Set<string>;
 }
 
+/** send() throws on a socket closed meanwhile (session ended, listener closed): a lost datagram, as UDP allows. */
+function safeSend(sock: dgram.Socket, msg: Buffer, port?: number, address?: string): void {
+  try {
+    if (port === undefined) sock.send(msg);
+    else sock.send(msg, port, address);
+  } catch { /* dropped */ }
+}
+
 /** Datagrams buffered per session while its upstream socket connects. */
 const maxQueued = 64;
 
@@ -98,7 +106,7 @@ export class UdpServiceListener {
       this.o.hooks.onAccept?.();
     }
     s.lastActive = Date.now();
-    if (s.connected) s.upstream.send(msg);
+    if (s.connected) safeSend(s.upstream, msg);
     else if (s.queue.length < maxQueued) s.queue.push(msg);
   }
 
@@ -111,7 +119,7 @@ export class UdpServiceListener {
     this.sessions.set(key, s);
     upstream.on('message', (reply) => {
       s.lastActive = Date.now();
-      this.socket?.send(reply, clientPort, clientIP);
+      if (this.socket && !this.closed) safeSend(this.socket, reply, clientPort, clientIP);
     });
     upstream.on('error', (err: NodeJS.ErrnoException) => {
       // ECONNREFUSED: the endpoint's host said port unreachable. Move the session elsewhere.
@@ -123,7 +131,7 @@ export class UdpServiceListener {
     });
     upstream.connect(ep.port, ep.ip, () => {
       s.connected = true;
-      for (const m of s.queue.splice(0)) upstream.send(m);
+      for (const m of s.queue.splice(0)) safeSend(upstream, m);
     });
     return s;
   }
