@@ -5,6 +5,8 @@ import { controllerManagerCommand } from './controller-manager.js';
 import { upCommand } from './up.js';
 import { dnsCommand } from './dns.js';
 import { traceCommand } from './trace.js';
+import { kubeconfigCommand } from './kubeconfig.js';
+import { statusCommand } from './status.js';
 
 interface Command {
   summary: string;
@@ -17,6 +19,8 @@ const commands: Record<string, Command> = {
   'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
   dns: { summary: 'run cluster DNS against an API server', run: dnsCommand },
   trace: { summary: 'which endpoint gets the traffic: the path through the proxy rules', run: traceCommand },
+  status: { summary: 'is the cluster up: API server, nodes, counts', run: statusCommand },
+  kubeconfig: { summary: 'print the admin kubeconfig path of a running cluster', run: kubeconfigCommand },
 };
 
 function usage(): string {
