@@ -7,6 +7,8 @@ import { dnsCommand } from './dns.js';
 import { traceCommand } from './trace.js';
 import { kubeconfigCommand } from './kubeconfig.js';
 import { statusCommand } from './status.js';
+import { downCommand } from './down.js';
+import { execCommand } from './exec.js';
 
 interface Command {
   summary: string;
@@ -15,6 +17,8 @@ interface Command {
 
 const commands: Record<string, Command> = {
   up: { summary: 'start a whole cluster in this process (foreground)', run: upCommand },
+  down: { summary: 'remove the namespaces and processes a cluster left behind', run: downCommand },
+  exec: { summary: 'run a command in the client, a node or a pod network namespace', run: execCommand },
   apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
   'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
   dns: { summary: 'run cluster DNS against an API server', run: dnsCommand },

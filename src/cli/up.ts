@@ -1,5 +1,5 @@
 // `svcnet up`: everything in one process, in the foreground.
-import { up, renderSummary } from '../cluster/up.js';
+import { up, renderSummary, type Dataplane } from '../cluster/up.js';
 import { setLogLevel, type Level } from '../log.js';
 import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec } from './args.js';
 
@@ -10,6 +10,8 @@ const flags: FlagSpec[] = [
   { name: 'service-cluster-ip-range', type: 'string', default: '10.96.0.0/16', help: 'CIDR for ClusterIPs' },
   { name: 'service-node-port-range', type: 'string', default: '30000-32767', help: 'NodePort range' },
   { name: 'disable-controllers', type: 'string', default: '', help: 'comma-separated controllers to leave out' },
+  { name: 'nodes', type: 'number', default: 2, help: 'worker nodes (network namespaces)' },
+  { name: 'dataplane', type: 'string', default: 'auto', help: 'auto | nftables | iptables | none (auto: nftables as root with nft, else control plane only)' },
   { name: 'quiet', type: 'boolean', help: 'print nothing but errors' },
   { name: 'output', short: 'o', type: 'string', default: '', help: 'json: print the summary as JSON once ready' },
   { name: 'log-level', type: 'string', default: 'warn', help: 'debug | info | warn | error' },
@@ -25,6 +27,10 @@ export async function upCommand(argv: string[]): Promise<number> {
   const output = String(f['output']);
   if (output !== '' && output !== 'json') throw new UsageError(`unsupported output format: ${output}`);
   setLogLevel(String(f['log-level']) as Level);
+  const dataplane = String(f['dataplane']);
+  if (!['auto', 'nftables', 'iptables', 'none'].includes(dataplane)) throw new UsageError(`--dataplane must be auto, nftables, iptables or none, not "${dataplane}"`);
+  const nodes = Number(f['nodes']);
+  if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes must be between 1 and 50`);
   const { host, port } = parseHostPort(String(f['listen']));
   const quiet = f['quiet'] === true || output === 'json';
   if (!quiet) process.stdout.write('Starting svcnet\n');
@@ -32,6 +38,7 @@ export async function upCommand(argv: string[]): Promise<number> {
     dataDir: String(f['data-dir']), storage: f['storage'] as string | undefined, listen: { host, port },
     serviceClusterIPRange: String(f['service-cluster-ip-range']), serviceNodePortRange: String(f['service-node-port-range']),
     disabledControllers: String(f['disable-controllers']).split(',').filter(Boolean), quiet,
+    nodes: Number(f['nodes']), dataplane: dataplane as Dataplane,
   });
   if (output === 'json') process.stdout.write(JSON.stringify(cluster.summary(), null, 2) + '\n');
   else if (!f['quiet']) process.stdout.write(renderSummary(cluster.summary()));

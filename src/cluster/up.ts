@@ -1,14 +1,53 @@
 // `svcnet up`: the whole cluster in one process — storage, API server,
 // controllers — and tearing it all down. Nodes, proxies and DNS join as
 // their components land (see the issue notes).
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { startApiServer, type RunningApiServer } from '../apiserver/index.js';
 import { HttpClient } from '../client/http.js';
 import { loadKubeconfig } from '../client/kubeconfig.js';
 import { startControllerManager, type RunningControllerManager } from '../controllers/manager.js';
 import { defaultReconcilers } from '../controllers/all.js';
 import { progress } from './progress.js';
+import { startNetnsCluster, type NetnsCluster } from './netns.js';
+import { destroyTopology } from '../node/topology.js';
+
+export type Dataplane = 'auto' | 'nftables' | 'iptables' | 'none';
+
+/** The prefix of every namespace a cluster in this data dir creates (stable, so `down` finds them). */
+export function clusterPrefix(dataDir: string): string {
+  return `sn${createHash('sha256').update(resolve(dataDir)).digest('hex').slice(0, 6)}`;
+}
+
+function onPath(tool: string): boolean {
+  return (process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/sbin', '/sbin']).some((d) => existsSync(join(d, tool)));
+}
+
+/** Which data plane `auto` means here, and why. */
+export function chooseDataplane(want: Dataplane): { dataplane: Exclude<Dataplane, 'auto'>; why: string } {
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (want === 'none') return { dataplane: 'none', why: 'asked for no nodes' };
+  if (!root) return { dataplane: 'none', why: 'not root: nodes are network namespaces, which need root (control plane only)' };
+  if (!onPath('ip')) return { dataplane: 'none', why: '`ip` (iproute2) is not installed (control plane only)' };
+  if (want === 'auto') {
+    if (onPath('nft')) return { dataplane: 'nftables', why: 'root and nft present' };
+    if (onPath('iptables-restore')) return { dataplane: 'iptables', why: 'root, no nft, iptables-restore present' };
+    return { dataplane: 'none', why: 'neither nft nor iptables-restore is installed (control plane only)' };
+  }
+  const tool = want === 'nftables' ? 'nft' : 'iptables-restore';
+  if (!onPath(tool)) throw new Error(`--dataplane ${want} needs \`${tool}\`, which is not installed`);
+  return { dataplane: want, why: 'asked for' };
+}
+
+/** Removes what a cluster left in this data dir's prefix (namespaces, processes in them). */
+export async function down(dataDir: string): Promise<string[]> {
+  const prefix = clusterPrefix(dataDir);
+  const state = join(resolve(dataDir), 'cluster.json');
+  const { removed } = await destroyTopology(prefix);
+  rmSync(state, { force: true });
+  return removed;
+}
 
 export interface UpOptions {
   dataDir: string;
@@ -17,6 +56,12 @@ export interface UpOptions {
   serviceClusterIPRange: string;
   serviceNodePortRange: string;
   disabledControllers?: string[];
+  /** Worker nodes (default 2). */
+  nodes?: number;
+  dataplane?: Dataplane;
+  clusterCIDR?: string;
+  /** LoadBalancer addresses on the LAN (default 172.30.0.200-172.30.0.250). */
+  lbPool?: string;
   quiet?: boolean;
   out?: (s: string) => void;
 }
@@ -25,6 +70,8 @@ export interface Cluster {
   api: RunningApiServer;
   controllers: RunningControllerManager;
   client: HttpClient;
+  nodes?: NetnsCluster;
+  prefix: string;
   kubeconfigPath: string;
   summary(): ClusterSummary;
   close(): Promise<void>;
@@ -39,6 +86,9 @@ export interface ClusterSummary {
   controllers: string[];
   nodes: string[];
   dataplane: string;
+  lbPool?: string;
+  dnsIP?: string;
+  clientNetns?: string;
 }
 
 export async function up(o: UpOptions): Promise<Cluster> {
@@ -64,12 +114,31 @@ export async function up(o: UpOptions): Promise<Cluster> {
       return cm;
     }, (cm) => `${cm.controllers.length} running`);
     closers.push(() => controllers.close());
+    const prefix = clusterPrefix(dataDir);
+    const dp = chooseDataplane(o.dataplane ?? 'auto');
+    p.note(`  • data plane: ${dp.dataplane} (${dp.why})`);
+    let nodes: NetnsCluster | undefined;
+    if (dp.dataplane !== 'none') {
+      const names = Array.from({ length: o.nodes ?? 2 }, (_, i) => `node-${i + 1}`);
+      writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify({ prefix, pid: process.pid, nodes: names }, null, 2));
+      closers.push(() => rmSync(join(dataDir, 'cluster.json'), { force: true }));
+      nodes = await startNetnsCluster({
+        api: api.api, client, dataDir, prefix, nodes: names, mode: dp.dataplane,
+        serviceClusterIPRange: o.serviceClusterIPRange, clusterCIDR: o.clusterCIDR ?? '10.244.0.0/16',
+        lbPool: o.lbPool ?? '172.30.0.200-172.30.0.250', progress: p,
+      });
+      const n = nodes;
+      closers.push(() => n.close());
+    }
     const summary = (): ClusterSummary => ({
       apiServer: api.url, kubeconfig: kubeconfigPath, storage,
       serviceClusterIPRange: o.serviceClusterIPRange, serviceNodePortRange: o.serviceNodePortRange,
-      controllers: reconcilers.map((r) => r.name), nodes: [], dataplane: 'none (no nodes yet)',
+      controllers: reconcilers.map((r) => r.name),
+      nodes: nodes ? nodes.topology.nodes.map((n) => `${n.name} (${n.lanIP}, pods ${n.podCIDR})`) : [],
+      dataplane: `${dp.dataplane} (${dp.why})`,
+      lbPool: nodes?.lbPool, dnsIP: nodes?.dnsIP, clientNetns: nodes?.topology.client.netns,
     });
-    return { api, controllers, client, kubeconfigPath, summary, close: closeAll };
+    return { api, controllers, client, kubeconfigPath, summary, close: closeAll, nodes, prefix };
   } catch (e) {
     await closeAll();
     throw e;
@@ -84,9 +153,14 @@ export function renderSummary(s: ClusterSummary): string {
     ['service CIDR', s.serviceClusterIPRange],
     ['NodePort range', s.serviceNodePortRange],
     ['controllers', s.controllers.join(', ')],
-    ['nodes', s.nodes.length ? s.nodes.join(', ') : '(none yet)'],
+    ['nodes', s.nodes.length ? s.nodes.join(', ') : '(none)'],
     ['data plane', s.dataplane],
+    ...(s.lbPool ? [['LB pool', s.lbPool] as [string, string]] : []),
+    ...(s.dnsIP ? [['cluster DNS', s.dnsIP] as [string, string]] : []),
   ];
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
-  return `\nsvcnet is up.\n\n${rows.map(([k, v]) => `  ${k.padEnd(w)}${v}`).join('\n')}\n\nNext:\n  export KUBECONFIG=${s.kubeconfig}\n  kubectl get svc,endpointslices -A\n\nCtrl-C stops everything.\n`;
+  const next = s.nodes.length
+    ? `  export KUBECONFIG=${s.kubeconfig}\n  kubectl create deployment web --image=nginx --replicas=3\n  kubectl expose deployment web --port=80 --type=LoadBalancer\n  kubectl get svc web                      # EXTERNAL-IP from the LB pool\n  svcnet exec client -- curl -s http://<EXTERNAL-IP>/\n  svcnet trace web --from client`
+    : `  export KUBECONFIG=${s.kubeconfig}\n  kubectl get svc,endpointslices -A`;
+  return `\nsvcnet is up.\n\n${rows.map(([k, v]) => `  ${k.padEnd(w)}${v}`).join('\n')}\n\nNext:\n${next}\n\nCtrl-C stops everything.\n`;
 }
