@@ -1,0 +1,115 @@
+// The README's first command, end to end, in a private sandbox (its own
+// network, mount and PID namespaces: nothing can leak to the host): `svcnet
+// up` with 2 nodes, then a Deployment exposed as a LoadBalancer is reached
+// from the outside world (the client namespace) through the LB IP and every
+// node's NodePort, from a node through the ClusterIP, from a pod by DNS name,
+// and through `kubectl proxy` — for nftables and for iptables. Ctrl-C leaves
+// no namespace behind.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
+import { run, svcnetMain } from './lib/harness.js';
+
+const self = fileURLToPath(import.meta.url);
+
+if (process.env[SANDBOX_ENV] !== '1') {
+  test('svcnet up end to end, nftables and iptables, in a private sandbox', async (t) => {
+    const why = sandboxUnsupported();
+    if (why) { t.skip(why); return; }
+    const env = { ...process.env };
+    delete env['NODE_TEST_CONTEXT'];
+    const r = await runInSandbox([process.execPath, '--test-reporter=spec', '--test-concurrency=1', self], { timeoutMs: 240_000, capture: true, env });
+    if (r.code !== 0) assert.fail(`scenario failed in the sandbox (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${r.output}`);
+    for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
+  });
+} else {
+  for (const dataplane of ['nftables', 'iptables']) scenario(dataplane);
+}
+
+function scenario(dataplane: string): void {
+  test(`svcnet up (${dataplane}): LB IP, NodePorts, ClusterIP, DNS, kubectl proxy`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), `svcnet-up-${dataplane}-`));
+    const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(dir, 'kubeconfig'), LANG: 'C.UTF-8' };
+    let up: ChildProcess | undefined;
+    let log = '';
+    const k = async (args: string[]) => {
+      const r = await run('/usr/bin/kubectl', args, { env });
+      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout;
+    };
+    const inNs = async (target: string, cmd: string[]) => {
+      const r = await run(process.execPath, [svcnetMain, 'exec', '--data-dir', dir, target, '--', ...cmd], { env, timeoutMs: 20_000 });
+      return r.stdout.trim();
+    };
+    const until = async <T>(f: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 30_000): Promise<T> => {
+      const t0 = Date.now();
+      for (;;) {
+        const v = await f();
+        if (ok(v)) return v;
+        if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}; last: ${String(v).slice(0, 500)}\n--- svcnet up log:\n${log}`);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    try {
+      const t0 = Date.now();
+      up = spawn(process.execPath, [svcnetMain, 'up', '--data-dir', dir, '--listen', '127.0.0.1:0', '--dataplane', dataplane, '--nodes', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      up.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
+      up.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+      await until(async () => log, (l) => l.includes('svcnet is up.'), 'svcnet up');
+      assert.match(log, new RegExp(`data plane\\s+${dataplane}`));
+      const prefix = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')).prefix as string;
+      await until(() => k(['get', 'nodes']), (o) => (o.match(/\sReady\s/g) ?? []).length === 2, 'two Ready nodes');
+
+      await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=3']);
+      await k(['expose', 'deployment', 'web', '--port=80', '--type=LoadBalancer']);
+      await until(() => k(['get', 'pods', '-l', 'app=web', '--no-headers']), (o) => (o.match(/1\/1\s+Running/g) ?? []).length === 3, '3 ready pods');
+      const svc = JSON.parse(await until(() => k(['get', 'svc', 'web', '-o', 'json']), (o) => !!JSON.parse(o).status?.loadBalancer?.ingress?.[0]?.ip, 'LB IP'));
+      const lb = svc.status.loadBalancer.ingress[0].ip as string;
+      const np = svc.spec.ports[0].nodePort as number;
+      const pods = JSON.parse(await k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: { metadata: { name: string } }) => p.metadata.name) as string[];
+      const seen = new Set<string>();
+      const fromPod = (o: string) => pods.includes(o);
+      // First successful curl through the cluster: the startup figure.
+      const first = await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`]), fromPod, 'curl to the LB IP');
+      const startupMs = Date.now() - t0;
+      seen.add(first);
+      for (let i = 0; i < 12; i++) seen.add(await inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`]));
+      for (const nodeIP of ['172.30.0.10', '172.30.0.11']) {
+        const o = await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://${nodeIP}:${np}/`]), fromPod, `NodePort on ${nodeIP}`);
+        seen.add(o);
+      }
+      assert.ok(seen.size >= 2, `traffic spread over the pods: ${[...seen].join(',')}`);
+      assert.ok(fromPod(await inNs('node/node-2', ['curl', '-s', '-m', '2', `http://${svc.spec.clusterIP}/`])));
+      assert.ok(fromPod(await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod')));
+      assert.ok(fromPod(await inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web/'])));
+      const rules = await inNs('node/node-1', dataplane === 'nftables' ? ['nft', 'list', 'table', 'ip', 'kube-proxy'] : ['iptables-save', '-t', 'nat']);
+      assert.match(rules, dataplane === 'nftables' ? /service-ips/ : /KUBE-SERVICES/);
+      const proxy = spawn('/usr/bin/kubectl', ['proxy', '--port=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+      try {
+        let out = '';
+        proxy.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+        const port = (await until(async () => out, (o) => /127\.0\.0\.1:\d+/.test(o), 'kubectl proxy')).match(/127\.0\.0\.1:(\d+)/)![1];
+        const r = await fetch(`http://127.0.0.1:${port}/api/v1/namespaces/default/services/web:80/proxy/`);
+        assert.ok(fromPod((await r.text()).trim()));
+      } finally {
+        proxy.kill();
+      }
+      process.stdout.write(`# startup to first curl through the LB IP: ${startupMs} ms\n`);
+      const exited = new Promise<number | null>((r) => up!.once('exit', (c) => r(c)));
+      up.kill('SIGINT');
+      assert.equal(await exited, 0, log);
+      up = undefined;
+      const left = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(prefix));
+      assert.deepEqual(left, [], 'no namespace of the cluster is left');
+      assert.ok(!existsSync(join(dir, 'cluster.json')));
+    } finally {
+      if (up) { up.kill('SIGKILL'); await run(process.execPath, [svcnetMain, 'down', '--data-dir', dir]); }
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
