@@ -9,7 +9,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { findByKind } from '../src/api/resources.js';
 import type { KObject } from '../src/client/types.js';
@@ -25,9 +25,12 @@ if (process.env[SANDBOX_ENV] !== '1') {
   test('node agent scenario in a private sandbox (real namespaces, veths, processes)', async (t) => {
     const why = sandboxUnsupported();
     if (why) { t.skip(why); return; }
-    const r = await runInSandbox([process.execPath, '--test-reporter=spec', self], { timeoutMs: 150_000, capture: true });
+    // Not a child of this test runner: it reports on its own (NODE_TEST_CONTEXT would switch its output to the runner's protocol).
+    const env = { ...process.env };
+    delete env['NODE_TEST_CONTEXT'];
+    const r = await runInSandbox([process.execPath, '--test-reporter=spec', self], { timeoutMs: 150_000, capture: true, env });
     if (r.code !== 0) assert.fail(`scenario failed in the sandbox (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${r.output}`);
-    t.diagnostic(r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l)).join('\n'));
+    for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
   });
 } else {
   scenario();
@@ -55,6 +58,12 @@ function scenario(): void {
   const ip = async (name: string) => (await c.getPod(name)).status!.podIP!;
   const agnhost = 'registry.k8s.io/e2e-test-images/agnhost:2.53';
 
+  // Whatever happens, leave nothing behind (the sandbox's PID namespace kills processes anyway).
+  after(async () => {
+    await c?.close().catch(() => undefined);
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
   test('setup: API server, 3 nodes, agents', async () => {
     c = await startNodeCluster({ prefix, nodes: ['n1', 'n2', 'n3'], agent: { restartBackoff: { initialMs: 1000, maxMs: 4000 } } });
   });
@@ -69,7 +78,8 @@ function scenario(): void {
   test('pods start Running+Ready with IPs from their node\'s podCIDR', async () => {
     const readyFile = join(scratch, 'flaky-ready');
     await Promise.all([
-      c.createPod('web-0', 'n1', { containers: [{ name: 'nginx', image: 'nginx', ports: [{ containerPort: 80 }] }] }),
+      c.createPod('web-0', 'n1', { containers: [{ name: 'nginx', image: 'nginx', ports: [{ containerPort: 80 }, { containerPort: 5353, protocol: 'UDP' }] }] }),
+      c.createPod('porter', 'n2', { containers: [{ name: 'porter', image: agnhost, args: ['porter'], env: [{ name: 'SERVE_PORT_9000', value: 'foo' }] }] }),
       c.createPod('py', 'n1', {
         terminationGracePeriodSeconds: 3,
         containers: [{ name: 'py', image: 'python:3.12', command: ['python3', '-m', 'http.server', '8000'], workingDir: scratch,
@@ -90,7 +100,7 @@ function scenario(): void {
       c.createPod('logger', 'n3', { containers: [{ name: 'bb', image: 'busybox', args: ['sh', '-c', 'for i in 1 2 3; do echo line $i; done; exec sleep 1000'] }] }),
     ]);
     const cidr: Record<string, string> = { n1: '10.244.0.0/24', n2: '10.244.1.0/24', n3: '10.244.2.0/24' };
-    for (const name of ['web-0', 'py', 'web-1', 'web-2', 'logger']) {
+    for (const name of ['web-0', 'py', 'web-1', 'web-2', 'logger', 'porter']) {
       const p = await waitFor(`${name} ready`, async () => { const p = await c.getPod(name); return isReady(p) ? p : undefined; });
       assert.equal(p.status!.phase, 'Running');
       assert.ok(cidrContains(parseCidr4(cidr[p.spec!.nodeName!]!), p.status!.podIP!), `${name} ${p.status!.podIP}`);
@@ -108,6 +118,8 @@ function scenario(): void {
     assert.equal(await curl('py', `http://${await ip('web-0')}/`), 'web-0\n');
     assert.equal(await exec('web-0', ['socat', '-T2', '-', `UDP:${await ip('web-1')}:8081`], 'hostname'), 'web-1');
     assert.equal(await exec('web-0', ['socat', '-T2', '-', `UDP:${await ip('web-2')}:9376`], 'x'), 'web-2');
+    assert.equal(await exec('web-2', ['socat', '-T2', '-', `UDP:${await ip('web-0')}:5353`], 'ping'), 'ping');
+    assert.equal(await curl('web-2', `http://${await ip('porter')}:9000/`), 'foo');
     const resolv = await exec('web-1', ['cat', '/etc/resolv.conf']);
     assert.match(resolv, /^nameserver 10\.96\.0\.10$/m);
     assert.match(resolv, /^search default\.svc\.cluster\.local svc\.cluster\.local cluster\.local$/m);
@@ -153,7 +165,7 @@ function scenario(): void {
         name: 'app', image: 'python:3.12', workingDir: scratch,
         command: ['sh', '-c', `trap 'echo TERM >> ${trail}; exit 0' TERM; python3 -m http.server 8001 & wait`],
         readinessProbe: { tcpSocket: { port: 8001 }, periodSeconds: 1 },
-        lifecycle: { preStop: { exec: { command: ['sh', '-c', `echo PRESTOP >> ${trail}; sleep 1.5`] } } },
+        lifecycle: { preStop: { exec: { command: ['sh', '-c', `echo PRESTOP >> ${trail}; sleep 2`] } } },
       }],
     });
     await waitFor('graceful ready', async () => (isReady(await c.getPod('graceful')) ? true : undefined));

@@ -11,7 +11,7 @@
 // file inside the sandbox and reports its outcome.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -29,6 +29,7 @@ function skipReason(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (CAP_NET_ADMIN, CAP_SYS_ADMIN) for network namespaces';
   const missing = ['ip', 'unshare', 'nsenter', 'nft', 'iptables-restore', 'iptables-legacy-restore', 'conntrack'].filter((b) => !onPath(b));
   if (missing.length) return `missing tools: ${missing.join(', ')} (Debian packages iproute2, util-linux, nftables, iptables, conntrack)`;
+  if (spawnSync('unshare', ['--net', '--mount', 'true'], { stdio: 'ignore' }).status !== 0) return 'unshare --net --mount is not permitted here';
   return undefined;
 }
 
@@ -62,9 +63,9 @@ async function sandboxTests(): Promise<void> {
   const { findResource } = await import('../src/api/resources.js');
   const { setLogLevel } = await import('../src/log.js');
   const { startProxy } = await import('../src/proxy/runtime/proxy.js');
-  const { listRules } = await import('../src/proxy/runtime/apply.js');
+  const { listRules, createApplier } = await import('../src/proxy/runtime/apply.js');
   const { NetnsListenerFactory } = await import('../src/proxy/runtime/netns.js');
-  setLogLevel('error');
+  setLogLevel(process.env['PXDEBUG'] ? 'debug' : 'error');
 
   const services = findResource('', 'v1', 'services')!;
   const slices = findResource('discovery.k8s.io', 'v1', 'endpointslices')!;
@@ -252,6 +253,18 @@ async function sandboxTests(): Promise<void> {
           await proxy.syncNow();
           const [moved] = await client('pxnode', 'udp', '10.96.5.5', 53, 1, 40000);
           assert.equal(moved, `pod${keep}`, 'the stale UDP conntrack entry was deleted');
+          if (round.mode === 'nftables') {
+            // The removed endpoint's chains were flushed by the partial sync and are deleted ≥ 1 s later.
+            const gone = `default/web/udp/dns__10.244.${3 - keep}.2/`;
+            const end = Date.now() + 5000;
+            let rules = await listRules({ mode: 'nftables', netns: 'pxnode' });
+            while (rules.includes(gone) && Date.now() < end) {
+              await new Promise((r) => setTimeout(r, 200));
+              rules = await listRules({ mode: 'nftables', netns: 'pxnode' });
+            }
+            assert.ok(!rules.includes(gone), 'stale endpoint chains deleted from the kernel');
+            assert.equal(proxy.metrics.nftablesCleanupFailuresTotal.value(), 0);
+          }
           await kc.update(slices, 'default', { ...webSlice([1, 2]), metadata: { ...webSlice([1, 2]).metadata,
             resourceVersion: (await kc.get<{ metadata: { resourceVersion: string } }>(slices, 'default', 'web-1')).metadata.resourceVersion } });
           await waitFor('both web endpoints again', () => webPort('http')?.endpoints.length === 2);
@@ -288,6 +301,11 @@ async function sandboxTests(): Promise<void> {
           await proxy.syncNow();
           assert.deepEqual(await client('pxnode', 'tcp', '10.96.5.5', 80, 2), ['ECONNREFUSED', 'ECONNREFUSED']);
           assert.deepEqual(await client('pxnode', 'tcp', '192.168.0.10', 30080, 1), ['ECONNREFUSED']);
+          await proxy.close();
+          // The rules outlive the proxy (as kube-proxy's); `cleanup` (kube-proxy --cleanup) removes them,
+          // so the next round is served by its own backend alone.
+          await createApplier(round.mode, { netns: 'pxnode', variant: round.variant }).cleanup();
+          assert.equal(await listRules({ mode: round.mode, netns: 'pxnode', variant: round.variant }), '', 'nothing of ours is left');
         } finally {
           await proxy.close();
           await kc.delete(services, 'default', 'web').catch(() => undefined);

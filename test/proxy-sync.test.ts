@@ -8,6 +8,7 @@ import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { FakeClock } from '../src/client/clock.js';
 import { FakeClient } from '../src/client/fake.js';
+import { InformerFactory } from '../src/client/informer.js';
 import { findResource } from '../src/api/resources.js';
 import { FakeRuleApplier, type NftTransaction } from '../src/proxy/runtime/apply.js';
 import { NftablesDataplane, IptablesDataplane, type Dataplane } from '../src/proxy/runtime/dataplane.js';
@@ -250,4 +251,30 @@ test('startProxy with a fake client and fake kernel: informers → rules; metric
     await proxy.close();
   }
   assert.equal(client.openWatches(), 0, 'every watch closed');
+});
+
+test('two node proxies share one informer factory; closing one leaves the other and the factory running', async () => {
+  const client = new FakeClient();
+  await client.create(findResource('', 'v1', 'services')!, 'default', web() as never);
+  await client.create(findResource('discovery.k8s.io', 'v1', 'endpointslices')!, 'default', webSlice('10.244.1.5') as never);
+  const factory = new InformerFactory(client);
+  const common = { client, mode: 'nftables' as const, minSyncPeriodMs: 0, metricsAddress: '', informerFactory: factory };
+  const a = await startProxy({ ...common, nodeName: 'node-a', applier: new FakeRuleApplier('nftables') });
+  const b = await startProxy({ ...common, nodeName: 'node-b', applier: new FakeRuleApplier('nftables') });
+  try {
+    assert.equal(a.metricsUrl, undefined, "metricsAddress '' serves nothing");
+    // Services and slices are watched once for both; each node has its own Node informer.
+    assert.equal(client.openWatches(), 4);
+    await a.close();
+    assert.equal(client.openWatches(), 4, 'the informers belong to the factory, not to the proxy');
+    await client.create(findResource('discovery.k8s.io', 'v1', 'endpointslices')!, 'default',
+      slice('web', 'web-2', [{ name: 'http', port: 8080, protocol: 'TCP' }], [ep('10.244.2.9', { ready: true })]) as never);
+    for (let i = 0; i < 100 && !b.lastRules().includes('10.244.2.9'); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(b.lastRules(), /10\.244\.2\.9/);
+    assert.doesNotMatch(a.lastRules(), /10\.244\.2\.9/, 'the closed proxy no longer follows changes');
+  } finally {
+    await b.close();
+    factory.close();
+  }
+  assert.equal(client.openWatches(), 0);
 });

@@ -15,6 +15,9 @@ import { UserspaceProxy, desiredListeners } from '../src/proxy/userspace/proxier
 import { RoundRobinBalancer } from '../src/proxy/userspace/balancer.js';
 import { ProxyMetrics } from '../src/proxy/metrics.js';
 import { FakeClock } from '../src/client/clock.js';
+import { FakeClient } from '../src/client/fake.js';
+import { findResource } from '../src/api/resources.js';
+import { startProxy } from '../src/proxy/runtime/proxy.js';
 
 // A /16 of loopback of our own, so parallel test files do not collide.
 const net16 = `127.${100 + Math.floor(Math.random() * 150)}`;
@@ -310,4 +313,25 @@ test('UDP: an endpoint that answers port-unreachable is left for another one', a
   if (reply === 'TIMEOUT') reply = await udpAsk(vip, 5300, client);
   assert.equal(reply, 'alive');
   client.close();
+});
+
+test('startProxy in userspace mode: from the API objects to a relayed connection', async () => {
+  const b = await tcpBackend('api');
+  const vip = nextVIP();
+  const client = new FakeClient();
+  await client.create(findResource('', 'v1', 'services')!, 'default', svc('viaapi', vip, [{ name: 'p', port: 8080 }]) as never);
+  const proxy = await startProxy({ client, nodeName: 'node-a', mode: 'userspace', minSyncPeriodMs: 0, metricsAddress: '127.0.0.1:0' });
+  try {
+    assert.equal(await fetchTCP(vip, 8080), 'ECONNREFUSED', 'no endpoints yet');
+    await client.create(findResource('discovery.k8s.io', 'v1', 'endpointslices')!, 'default', slices('viaapi', 'p', 'TCP', [b])[0] as never);
+    for (let i = 0; i < 200 && !proxy.lastRules().includes(`${vip}:8080`); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.match(proxy.lastRules(), new RegExp(`^TCP ${vip.replaceAll('.', '\\.')}:8080 \\(clusterIP\\) -> default/viaapi:p \\[127\\.0\\.0\\.1:${b.port}\\]$`, 'm'));
+    assert.equal(await fetchTCP(vip, 8080), 'api');
+    const m = await (await fetch(`${proxy.metricsUrl}/metrics`)).text();
+    assert.match(m, /^svcnet_proxy_userspace_connections_total\{protocol="TCP"\} 1$/m);
+    assert.match(m, /^svcnet_proxy_userspace_listeners\{protocol="TCP"\} 1$/m);
+  } finally {
+    await proxy.close();
+  }
+  assert.equal(await fetchTCP(vip, 8080), 'ECONNREFUSED', 'closing the proxy closes its listeners');
 });

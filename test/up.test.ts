@@ -87,8 +87,11 @@ function scenario(dataplane: string): void {
       assert.ok(fromPod(await inNs('node/node-2', ['curl', '-s', '-m', '2', `http://${svc.spec.clusterIP}/`])));
       assert.ok(fromPod(await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod')));
       assert.ok(fromPod(await inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web/'])));
-      const rules = await inNs('node/node-1', dataplane === 'nftables' ? ['nft', 'list', 'table', 'ip', 'kube-proxy'] : ['iptables-save', '-t', 'nat']);
+      // kubectl logs goes API server → node agent's container log.
+      await k(['logs', pods[0]!, '--tail=5']);
+      const rules = (await run(process.execPath, [svcnetMain, 'rules', 'node-1', '--data-dir', dir], { env })).stdout;
       assert.match(rules, dataplane === 'nftables' ? /service-ips/ : /KUBE-SERVICES/);
+      assert.ok(rules.includes(svc.spec.clusterIP), 'the ClusterIP is programmed');
       const proxy = spawn('/usr/bin/kubectl', ['proxy', '--port=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         let out = '';

@@ -9,6 +9,8 @@ import { kubeconfigCommand } from './kubeconfig.js';
 import { statusCommand } from './status.js';
 import { downCommand } from './down.js';
 import { execCommand } from './exec.js';
+import { proxyCommand } from './proxy.js';
+import { rulesCommand } from './rules.js';
 
 interface Command {
   summary: string;
@@ -21,7 +23,9 @@ const commands: Record<string, Command> = {
   exec: { summary: 'run a command in the client, a node or a pod network namespace', run: execCommand },
   apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
   'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
+  proxy: { summary: 'run one node\'s service proxy against an API server', run: proxyCommand },
   dns: { summary: 'run cluster DNS against an API server', run: dnsCommand },
+  rules: { summary: 'the rules a node\'s proxy programmed, as the kernel reports them', run: rulesCommand },
   trace: { summary: 'which endpoint gets the traffic: the path through the proxy rules', run: traceCommand },
   status: { summary: 'is the cluster up: API server, nodes, counts', run: statusCommand },
   kubeconfig: { summary: 'print the admin kubeconfig path of a running cluster', run: kubeconfigCommand },

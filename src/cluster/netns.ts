@@ -17,6 +17,7 @@ import { logger } from '../log.js';
 import { announcementDiff, announcements } from './announcer.js';
 import { relayDialer, startHelper, type Helper } from './helpers.js';
 import type { Progress } from './progress.js';
+import { servePodLogs } from './logs.js';
 
 export interface NetnsClusterOptions {
   api: ApiServer;
@@ -137,6 +138,7 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
       }
     }, () => topology.nodes.map((n) => `${n.name}=${n.lanIP}`).join(' '));
 
+    servePodLogs(o.api);
     const announcer = startAnnouncer(o.client, topology, netns, lanContains(topology.lan.cidr));
     closers.push(() => announcer.close());
     return { topology, agents, proxies, dnsIP, lbPool: o.lbPool, close: closeAll };

@@ -120,7 +120,7 @@ export async function up(o: UpOptions): Promise<Cluster> {
     let nodes: NetnsCluster | undefined;
     if (dp.dataplane !== 'none') {
       const names = Array.from({ length: o.nodes ?? 2 }, (_, i) => `node-${i + 1}`);
-      writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify({ prefix, pid: process.pid, nodes: names }, null, 2));
+      writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify({ prefix, pid: process.pid, nodes: names, dataplane: dp.dataplane }, null, 2));
       closers.push(() => rmSync(join(dataDir, 'cluster.json'), { force: true }));
       nodes = await startNetnsCluster({
         api: api.api, client, dataDir, prefix, nodes: names, mode: dp.dataplane,

@@ -15,6 +15,7 @@ import { HttpClient } from '../client/http.js';
 import type { KObject } from '../client/types.js';
 import { setLogLevel } from '../log.js';
 import { startNodeAgent, type NodeAgent, type NodeAgentOptions } from './agent.js';
+import { goDuration } from './podworker.js';
 import { cidrContains, parseCidr4 } from './ipv4.js';
 import { FakeNetns } from './netns.js';
 import { createTopology } from './topology.js';
@@ -127,6 +128,10 @@ test('a pod gets a sandbox, an IP from the podCIDR, a process in its namespace, 
   assert.deepEqual([cs.ready, cs.started, cs.restartCount, cs.image], [true, true, 0, 'docker.io/library/nginx:latest']);
 });
 
+test('Go duration strings', () => {
+  assert.deepEqual([300, 10_000, 1500, 80_000, 300_000, 3_600_000].map(goDuration), ['300ms', '10s', '1.5s', '1m20s', '5m0s', '1h0m0s']);
+});
+
 test('an exiting container restarts at once, then backs off (CrashLoopBackOff)', async () => {
   await createPod('crash', {});
   await waitFor('crash running', async () => (ready(await getPod('crash')) ? true : undefined));
@@ -142,7 +147,7 @@ test('an exiting container restarts at once, then backs off (CrashLoopBackOff)',
     const p = await getPod('crash');
     return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CrashLoopBackOff' ? p : undefined;
   });
-  assert.match(p2.status!.containerStatuses![0]!.state!.waiting!.message!, /^back-off 300ms|^back-off 0s restarting failed container=app pod=crash_default\(/);
+  assert.match(p2.status!.containerStatuses![0]!.state!.waiting!.message!, /^back-off 300ms restarting failed container=app pod=crash_default\(/);
   await waitFor('restart after backoff', async () => ((await getPod('crash')).status?.containerStatuses?.[0]?.restartCount === 2 ? true : undefined));
 });
 
@@ -186,6 +191,31 @@ test('restartPolicy Never: exit 0 → Succeeded, sandbox torn down, podIP kept i
   assert.equal(p.status!.containerStatuses![0]!.state?.terminated?.reason, 'Completed');
   assert.ok(p.status?.podIP);
   await waitFor('sandbox gone', async () => (!(await netns.exists(ns)) ? true : undefined));
+});
+
+test('init containers run first, in order; a missing ConfigMap holds a container in CreateContainerConfigError', async () => {
+  await createPod('inits', {
+    initContainers: [{ name: 'i1', image: 'busybox', command: ['true'] }, { name: 'i2', image: 'busybox', command: ['true'] }],
+    containers: [{ name: 'app', image: 'nginx', envFrom: [{ configMapRef: { name: 'settings' } }] }],
+  });
+  const i1 = await waitFor('i1 started', async () => runner.procs.find((x) => x.spec.env['HOSTNAME'] === 'inits'));
+  assert.deepEqual(i1.spec.argv, ['true']);
+  const p0 = await getPod('inits');
+  assert.equal(p0.status?.conditions?.find((c) => c.type === 'Initialized')?.status, 'False');
+  assert.equal(p0.status?.containerStatuses?.[0]?.state?.waiting?.reason, 'PodInitializing');
+  i1.exit({ exitCode: 0 });
+  const i2 = await waitFor('i2 started', async () => runner.procs.filter((x) => x.spec.env['HOSTNAME'] === 'inits')[1]);
+  i2.exit({ exitCode: 0 });
+  const p1 = await waitFor('config error', async () => {
+    const p = await getPod('inits');
+    return p.status?.containerStatuses?.[0]?.state?.waiting?.reason === 'CreateContainerConfigError' ? p : undefined;
+  });
+  assert.equal(p1.status!.containerStatuses![0]!.state!.waiting!.message, 'configmap "settings" not found');
+  assert.equal(p1.status?.conditions?.find((c) => c.type === 'Initialized')?.status, 'True');
+  assert.deepEqual(p1.status!.initContainerStatuses!.map((x) => [x.name, x.state?.terminated?.reason, x.ready]), [['i1', 'Completed', true], ['i2', 'Completed', true]]);
+  await client.create(findByKind('v1', 'ConfigMap')!, 'default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'settings' }, data: { MODE: 'fast' } });
+  await waitFor('app ready', async () => (ready(await getPod('inits')) ? true : undefined));
+  assert.equal(runner.running().find((x) => x.spec.env['HOSTNAME'] === 'inits')!.spec.env['MODE'], 'fast');
 });
 
 test('a restarted agent adopts running pods: same processes, same IPs, no restarts; new pods get free IPs', async () => {

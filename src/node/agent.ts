@@ -320,7 +320,9 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       const ws = [...workers.values()];
       if (opts.stopPods) await Promise.all(ws.map((w) => w.destroy()));
       for (const w of ws) w.close();
-      await Promise.race([Promise.all(ws.map((w) => w.whenIdle())), new Promise((r) => setTimeout(r, 5000))]);
+      let t: NodeJS.Timeout | undefined;
+      await Promise.race([Promise.all(ws.map((w) => w.whenIdle())), new Promise((r) => { t = setTimeout(r, 5000); })]);
+      clearTimeout(t);
       ownProber?.close();
       ownRunner?.close();
       await Promise.all([...pendingEvents]);

@@ -8,7 +8,7 @@
 // pod sandbox costs three processes, not a dozen. Addresses and routes use
 // `replace`, so re-applying a plan is harmless (crash recovery re-runs it).
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { NodeError } from './errors.js';
 import { cidrContains, parseCidr4, parseIPv4 } from './ipv4.js';
@@ -171,6 +171,13 @@ export interface IpNetnsOptions {
   runNetnsDir?: string;
 }
 
+function systemIp(): string {
+  for (const d of ['/usr/sbin', '/sbin', '/usr/bin', '/bin']) {
+    try { if (statSync(`${d}/ip`).isFile()) return `${d}/ip`; } catch { /* next */ }
+  }
+  return 'ip';
+}
+
 /** The real thing: iproute2. */
 export class IpNetns implements Netns {
   private readonly ip: string;
@@ -178,7 +185,7 @@ export class IpNetns implements Netns {
   private readonly runDir: string;
 
   constructor(o: IpNetnsOptions = {}) {
-    this.ip = o.ip ?? 'ip';
+    this.ip = o.ip ?? systemIp();
     this.etcDir = o.etcNetnsDir ?? '/etc/netns';
     this.runDir = o.runNetnsDir ?? '/run/netns';
   }

@@ -55,13 +55,17 @@ export class CrashBackoff {
   }
 }
 
-/** Go's time.Duration String for whole seconds ("10s", "1m20s", "5m0s"). */
+/** Go's time.Duration String at millisecond precision ("300ms", "10s", "1.5s", "1m20s", "5m0s", "1h0m0s"). */
 export function goDuration(ms: number): string {
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s}s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m}m${s % 60}s`;
-  return `${Math.floor(m / 60)}h${m % 60}m${s % 60}s`;
+  ms = Math.round(ms);
+  if (ms === 0) return '0s';
+  if (ms < 1000) return `${ms}ms`;
+  const h = Math.floor(ms / 3_600_000);
+  const m = Math.floor((ms % 3_600_000) / 60_000);
+  const sec = ((ms % 60_000) / 1000).toFixed(3).replace(/\.?0+$/, '');
+  if (h > 0) return `${h}h${m}m${sec}s`;
+  if (m > 0) return `${m}m${sec}s`;
+  return `${sec}s`;
 }
 
 export interface PodWorkerDeps {
@@ -108,11 +112,10 @@ interface ContainerRt {
   listening: boolean;
   startupOk: boolean;
   readyOk: boolean;
-  /** Seeded readiness for an adopted container (until its first probe). */
   probes: ProbeWorker[];
   stopping?: Promise<void>;
-  /** Why the agent killed it (liveness, startup): becomes the terminated message. */
-  killReason?: string;
+  /** After a creation error: not before this time. */
+  retryAt?: number;
 }
 
 function iso(ms: number): string {
@@ -216,9 +219,9 @@ export class PodWorker {
     let initDone = true;
     for (const c of spec.initContainers ?? []) {
       const rt = this.conts.get(c.name);
-      if (!rt) { initDone = false; await this.startContainer(pod, c, true, false); break; }
-      if (rt.starting || rt.proc || rt.stopping) { initDone = false; break; }
-      if (rt.exit && rt.exit.exitCode === 0 && rt.state.state === 'terminated') continue;
+      if (this.neverRan(rt)) { initDone = false; await this.startContainer(pod, c, true, false); break; }
+      if (!rt || rt.starting || rt.proc || rt.stopping || !rt.exit) { initDone = false; break; }
+      if (rt.exit.exitCode === 0 && rt.state.state === 'terminated') continue;
       initDone = false;
       // A failed init container: the pod fails with Never, otherwise it is retried.
       if (spec.restartPolicy === 'Never') { await this.finish(); return; }
@@ -228,7 +231,8 @@ export class PodWorker {
     if (initDone) {
       for (const c of spec.containers) {
         const rt = this.conts.get(c.name);
-        if (!rt) { await this.startContainer(pod, c, false, false); continue; }
+        if (this.neverRan(rt)) { await this.startContainer(pod, c, false, false); continue; }
+        if (!rt) continue;
         if (rt.starting || rt.proc || rt.stopping) continue;
         if (this.shouldRestart(spec.restartPolicy, rt)) this.restartOrWait(pod, rt, now);
       }
@@ -239,6 +243,12 @@ export class PodWorker {
       if (allDone) { await this.finish(); return; }
     }
     await this.writeStatus();
+  }
+
+  /** Not created yet, or its creation failed before anything ran (CreateContainerConfigError): start it. */
+  private neverRan(rt: ContainerRt | undefined): boolean {
+    return !rt || (!rt.starting && !rt.proc && !rt.stopping && !rt.exit && rt.state.state === 'waiting' && rt.state.reason !== 'CrashLoopBackOff'
+      && (rt.retryAt ?? 0) <= this.d.clock.now());
   }
 
   private shouldRestart(policy: string | undefined, rt: ContainerRt): boolean {
@@ -259,7 +269,7 @@ export class PodWorker {
       const md = pod.metadata!;
       const msg = `back-off ${goDuration(d)} restarting failed container=${rt.spec.name} pod=${md.name}_${md.namespace}(${md.uid})`;
       if (rt.state.state !== 'waiting' || rt.state.reason !== 'CrashLoopBackOff') {
-        this.d.event(pod, 'Warning', 'BackOff', 'Back-off restarting failed container');
+        this.d.event(pod, 'Warning', 'BackOff', `Back-off restarting failed container ${rt.spec.name} in pod ${md.name}_${md.namespace}(${md.uid})`);
       }
       rt.state = { state: 'waiting', reason: 'CrashLoopBackOff', message: msg };
       rt.last = exit;
@@ -342,17 +352,20 @@ export class PodWorker {
     rt.exit = undefined;
     rt.spec = c;
     rt.starting = true;
-    rt.killReason = undefined;
     rt.listening = false; rt.startupOk = false; rt.readyOk = false;
     rt.state = { state: 'waiting', reason: 'ContainerCreating' };
     const fail = (exit: Omit<TerminatedView, 'state' | 'finishedAt'>, waitingReason?: string): void => {
       const t = this.d.clock.now();
       rt!.starting = false;
       if (waitingReason) {
-        // Nothing ran: stay waiting (CreateContainerConfigError) and retry.
+        // Nothing ran: stay waiting (CreateContainerConfigError) and retry in a while.
         rt!.state = { state: 'waiting', reason: waitingReason, message: exit.message };
         if (restart) rt!.restartCount--;
+        rt!.retryAt = t + 2000;
         this.after(2000);
+        this.persist();
+        void this.writeStatus();
+        return;
       } else {
         const term: TerminatedView = { state: 'terminated', ...exit, startedAt: iso(t), finishedAt: iso(t) };
         rt!.exit = term;
@@ -494,10 +507,10 @@ export class PodWorker {
     if (rt.stopping && !killNow) return rt.stopping;
     const proc = rt.proc;
     if (!proc) return Promise.resolve();
-    rt.killReason = reason;
+    this.d.log.debug('stopping container', { pod: `${this.record.namespace}/${this.record.name}`, container: rt.spec.name, reason });
     if (killNow) {
       this.d.runner.signalGroup(proc.pid, 'SIGKILL');
-      return Promise.race([proc.exited.then(() => undefined), this.sleep(5000)]);
+      return this.within(proc.exited, 5000).then(() => undefined);
     }
     rt.stopping = (async () => {
       const t0 = this.d.clock.now();
@@ -512,10 +525,10 @@ export class PodWorker {
       }
       graceMs = Math.max(graceMs, MIN_GRACE_MS);
       this.d.runner.signalGroup(proc.pid, 'SIGTERM');
-      const gone = await Promise.race([proc.exited.then(() => true), this.sleep(graceMs).then(() => false)]);
+      const gone = await this.within(proc.exited, graceMs);
       if (!gone) {
         this.d.runner.signalGroup(proc.pid, 'SIGKILL');
-        await Promise.race([proc.exited, this.sleep(5000)]);
+        await this.within(proc.exited, 5000);
       }
     })().finally(() => { rt.stopping = undefined; });
     return rt.stopping;
@@ -523,6 +536,14 @@ export class PodWorker {
 
   private sleep(ms: number): Promise<void> {
     return new Promise((r) => this.d.clock.setTimeout(r, ms));
+  }
+
+  /** Did `p` settle within `ms`? The timer is cleared either way (a pending one would hold the process open). */
+  private within(p: Promise<unknown>, ms: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = this.d.clock.setTimeout(() => resolve(false), ms);
+      void p.then(() => { this.d.clock.clearTimeout(t); resolve(true); });
+    });
   }
 
   private async runHandler(h: LifecycleHandler, c: Container, env: Record<string, string>, timeoutMs: number): Promise<{ ok: boolean; output: string }> {

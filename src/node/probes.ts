@@ -20,6 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { systemClock, type Clock, type TimerHandle } from '../client/clock.js';
 import { NodeError } from './errors.js';
 import { runCommand } from './netns.js';
+import { systemTool } from './runtime.js';
 
 export type ProbeType = 'liveness' | 'readiness' | 'startup';
 export type ProbeResult = 'success' | 'failure' | 'unknown';
@@ -197,11 +198,15 @@ export class NodeProber implements ProbeExecutor {
   private buf = '';
   private closed = false;
 
-  constructor(private readonly nodeNetns: string, private readonly opts: { ip?: string; nodeBinary?: string } = {}) {}
+  private readonly ip: string;
+
+  constructor(private readonly nodeNetns: string, private readonly opts: { ip?: string; nodeBinary?: string } = {}) {
+    this.ip = opts.ip ?? systemTool('ip');
+  }
 
   private start(): Promise<void> {
     if (this.ready) return this.ready;
-    const child = spawn(this.opts.ip ?? 'ip', ['netns', 'exec', this.nodeNetns, this.opts.nodeBinary ?? process.execPath, builtinScript('probehelper')],
+    const child = spawn(this.ip, ['netns', 'exec', this.nodeNetns, this.opts.nodeBinary ?? process.execPath, builtinScript('probehelper')],
       { stdio: ['pipe', 'pipe', 'inherit'] });
     this.helper = child;
     this.ready = new Promise<void>((resolve, reject) => {
@@ -258,7 +263,7 @@ export class NodeProber implements ProbeExecutor {
         return { ok: r.ok, output: r.error ?? '' };
       }
       case 'exec': {
-        const r = await runCommand(this.opts.ip ?? 'ip', ['netns', 'exec', target.podNetns, ...action.command], { env: target.env, timeoutMs });
+        const r = await runCommand(this.ip, ['netns', 'exec', target.podNetns, ...action.command], { env: target.env, timeoutMs });
         if (r.timedOut) return { ok: false, output: `command timed out: "${action.command.join(' ')}" timed out after ${timeoutMs / 1000}s` };
         return { ok: r.code === 0, output: (r.stdout + r.stderr).slice(0, 10 * 1024) };
       }

@@ -106,9 +106,11 @@ export class HostProcessRunner implements ProcessRunner {
   private readonly readyTimeoutMs: number;
   private readonly pollMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly tools: { unshare: string; sh: string; hostname: string };
 
   constructor(o: HostProcessRunnerOptions = {}) {
-    this.ip = o.ip ?? findExecutable('ip', '/usr/sbin:/sbin:/usr/bin:/bin') ?? 'ip';
+    this.ip = o.ip ?? systemTool('ip');
+    this.tools = { unshare: systemTool('unshare'), sh: systemTool('sh'), hostname: systemTool('hostname') };
     this.readyTimeoutMs = o.readyTimeoutMs ?? 10_000;
     this.pollMs = o.pollMs ?? 500;
   }
@@ -118,7 +120,8 @@ export class HostProcessRunner implements ProcessRunner {
     const fd = openSync(spec.logFile, 'a');
     const args = ['netns', 'exec', spec.netns];
     if (spec.hostname !== undefined) {
-      args.push('unshare', '--uts', 'sh', '-c', 'hostname "$0" 2>/dev/null; exec "$@"', spec.hostname);
+      // Absolute paths: the container's PATH is the user's to set.
+      args.push(this.tools.unshare, '--uts', this.tools.sh, '-c', `${this.tools.hostname} "$0" 2>/dev/null; exec "$@"`, spec.hostname);
     }
     args.push(...spec.argv);
     let child;
@@ -200,6 +203,11 @@ export class HostProcessRunner implements ProcessRunner {
     for (const t of this.timers) { clearTimeout(t); clearInterval(t); }
     this.timers.clear();
   }
+}
+
+/** A host tool by absolute path (falls back to the bare name for PATH lookup). */
+export function systemTool(name: string): string {
+  return findExecutable(name, '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin') ?? name;
 }
 
 export function findExecutable(argv0: string, path: string): string | undefined {

@@ -44,6 +44,7 @@ export async function startNodeCluster(o: { prefix: string; nodes: string[]; age
   let server: RunningApiServer | undefined;
   let client: HttpClient | undefined;
   const agents = new Map<string, NodeAgent>();
+  let closed = false;
   try {
     server = await startApiServer({
       listenHost: '127.0.0.1', listenPort: 0, storage: 'memory', dataDir: dir,
@@ -67,6 +68,8 @@ export async function startNodeCluster(o: { prefix: string; nodes: string[]; age
         apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { nodeName: node, containers: [], ...spec },
       }),
       async close() {
+        if (closed) return;
+        closed = true;
         await Promise.all([...agents.values()].map((a) => a.close({ stopPods: true })));
         agents.clear();
         await destroyTopology(o.prefix, { netns });

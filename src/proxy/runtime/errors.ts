@@ -9,6 +9,7 @@ export const proxyErrorCodes = {
   SYNC_FAILED: 'a sync of the data plane failed; a full resync follows with backoff',
   BIND_FAILED: 'the userspace proxy could not bind a service address (address not local, or in use)',
   BAD_ADDRESS: 'an address option (host:port) could not be parsed',
+  BAD_OPTION: 'an option has a value the proxy cannot use (e.g. an unknown mode)',
   CLOSED: 'the proxy (or one of its parts) was used after close()',
 } as const;
 

@@ -5,7 +5,7 @@
 // /livez are served. `svcnet proxy` parses flags into these options and calls it; the
 // embedded cluster calls it once per node namespace.
 import type { Client } from '../../client/types.js';
-import { InformerFactory } from '../../client/informer.js';
+import { InformerFactory, type Registration } from '../../client/informer.js';
 import { systemClock, type Clock } from '../../client/clock.js';
 import { errorText, silentLogger, type Logger } from '../../client/log.js';
 import type { ProxySnapshot } from '../snapshot.js';
@@ -62,6 +62,12 @@ export interface StartProxyOptions {
   healthTimeoutMs?: number;
   /** Userspace mode tuning (nodePortAddresses above takes precedence). */
   userspace?: Omit<UserspaceProxyOptions, 'log' | 'metrics' | 'clock'>;
+  /**
+   * Informers shared with other components of the process (the embedded cluster runs one
+   * proxy per node): the proxy adds its handlers and removes them on close, but does not
+   * close the factory. Default: a factory of its own over `client`.
+   */
+  informerFactory?: InformerFactory;
   /** Tests: a fake applier instead of nft / iptables-restore. */
   applier?: RuleApplier;
   /** Tests: how kernel tools are run (conntrack, appliers). */
@@ -119,7 +125,7 @@ export function createDataplane(o: StartProxyOptions, metrics: ProxyMetrics, log
 
 export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
   if (o.mode !== 'nftables' && o.mode !== 'iptables' && o.mode !== 'userspace') {
-    throw new ProxyError('BAD_ADDRESS', `unknown proxy mode "${String(o.mode)}"`);
+    throw new ProxyError('BAD_OPTION', `unknown proxy mode "${String(o.mode)}"`);
   }
   const log = o.log ?? silentLogger;
   const clock = o.clock ?? systemClock;
@@ -161,9 +167,12 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
   const theLoop = loop;
 
   let server: RunningProxyServer | undefined;
-  const factory = new InformerFactory(o.client, { log, clock });
+  const ownFactory = !o.informerFactory;
+  const factory = o.informerFactory ?? new InformerFactory(o.client, { log, clock });
+  let registrations: Registration[] = [];
   const cleanup = async () => {
-    factory.close();
+    for (const r of registrations) r.dispose();
+    if (ownFactory) factory.close();
     await theLoop.close();
     await server?.close();
     await healthServers.close();
@@ -176,9 +185,10 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
       if (!addr) throw new ProxyError('BAD_ADDRESS', `invalid metrics address "${o.metricsAddress}" (want host:port)`);
       server = await startProxyServer({ ...addr, metrics, health, log });
     }
-    connectInformers(factory, theLoop, o.nodeName);
+    const informers = connectInformers(factory, theLoop, o.nodeName);
+    registrations = informers.registrations;
     factory.start();
-    await factory.waitForSync();
+    await informers.waitForSync();
     theLoop.start();
     // The first sync: its failure is retried by the loop, not fatal to starting.
     await theLoop.syncNow().catch((e: unknown) => log.warn('first proxy sync failed; retrying', { error: errorText(e) }));

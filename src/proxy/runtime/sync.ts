@@ -333,8 +333,8 @@ export class SyncLoop {
     this.pendingServices = new Set();
     this.pendingEndpoints = new Set();
     this.triggerTimes = [];
+    // The data plane asked to be called again by now (stale chains to delete, binds to retry).
     const retryWanted = this.retryAt <= start;
-    this.retryAt = Infinity;
 
     let snapshot: ProxySnapshot;
     let skipped: string[];
@@ -369,7 +369,7 @@ export class SyncLoop {
     this.needFull = false;
     if (full) this.lastFull = start;
     this.lastError = undefined;
-    if (dp?.retryAfterMs !== undefined) this.retryAt = end + dp.retryAfterMs;
+    if (dp) this.retryAt = dp.retryAfterMs !== undefined ? end + dp.retryAfterMs : Infinity;
 
     const m = this.o.metrics;
     if (m && dp) {
@@ -440,15 +440,22 @@ const servicesResource = findResource('', 'v1', 'services')!;
 const slicesResource = findResource('discovery.k8s.io', 'v1', 'endpointslices')!;
 const nodesResource = findResource('', 'v1', 'nodes')!;
 
+export interface ProxyInformers {
+  /** Dispose them to detach the loop (the informers stay, they belong to the factory). */
+  registrations: Registration[];
+  /** Resolves when the three informers have listed. */
+  waitForSync(): Promise<void>;
+}
+
 /**
  * Feeds the loop from shared informers: Services and EndpointSlices of every namespace,
- * and this node. Returns the registrations (dispose them to detach).
+ * and this node.
  */
-export function connectInformers(factory: InformerFactory, loop: SyncLoop, nodeName: string): Registration[] {
+export function connectInformers(factory: InformerFactory, loop: SyncLoop, nodeName: string): ProxyInformers {
   const svc = factory.informer<Service & KObject>(servicesResource, { labelSelector: proxyLabelSelector });
   const sl = factory.informer<EndpointSlice & KObject>(slicesResource, { labelSelector: proxyLabelSelector });
   const node = factory.informer<Node & KObject>(nodesResource, { fieldSelector: `metadata.name=${nodeName}` });
-  return [
+  const registrations = [
     svc.addEventHandler({
       onAdd: (o) => loop.onServiceChange(undefined, o),
       onUpdate: (a, b) => loop.onServiceChange(a, b),
@@ -465,4 +472,8 @@ export function connectInformers(factory: InformerFactory, loop: SyncLoop, nodeN
       onDelete: () => loop.onNodeChange(undefined),
     }),
   ];
+  return {
+    registrations,
+    waitForSync: async () => { await Promise.all([svc.waitForSync(), sl.waitForSync(), node.waitForSync()]); },
+  };
 }

@@ -40,6 +40,22 @@ function reset(s: net.Socket): void {
   else s.destroy();
 }
 
+/**
+ * Copies `from` into `to` with backpressure (pause the reader while the writer's buffer
+ * is full), and passes a FIN on: when `from` ends, `to` is ended, while the other
+ * direction keeps flowing (allowHalfOpen). A lighter pipe() for the relay's hot path.
+ */
+function forward(from: net.Socket, to: net.Socket): void {
+  const resume = (): void => { from.resume(); };
+  from.on('data', (chunk: Buffer) => {
+    if (!to.write(chunk)) {
+      from.pause();
+      to.once('drain', resume);
+    }
+  });
+  from.once('end', () => { to.end(); });
+}
+
 export class TcpServiceListener {
   private server: net.Server | undefined;
   private readonly relays = new Set<Relay>();
@@ -114,10 +130,14 @@ export class TcpServiceListener {
       tried.add(ep.key);
       const up = net.connect({ host: ep.ip, port: ep.port, allowHalfOpen: true });
       relay.upstream = up;
-      const timer = setTimeout(() => up.destroy(Object.assign(new Error(`connect to ${ep.key} timed out`), { code: 'ETIMEDOUT' })),
-        this.o.connectTimeoutMs);
+      // The socket's own idle timer (cheaper than a timer per connection) bounds the connect.
+      up.setTimeout(this.o.connectTimeoutMs);
+      const onTimeout = (): void => {
+        up.destroy(Object.assign(new Error(`connect to ${ep.key} timed out`), { code: 'ETIMEDOUT' }));
+      };
+      up.once('timeout', onTimeout);
       const onFail = (err: Error): void => {
-        clearTimeout(timer);
+        up.off('timeout', onTimeout);
         up.destroy();
         this.o.hooks.onConnectFailure?.(ep, err);
         this.o.balancer.failed(clientIP, ep.key);
@@ -125,7 +145,8 @@ export class TcpServiceListener {
       };
       up.once('error', onFail);
       up.once('connect', () => {
-        clearTimeout(timer);
+        up.setTimeout(0);
+        up.off('timeout', onTimeout);
         up.off('error', onFail);
         if (clientGone) {
           up.destroy();
@@ -150,9 +171,8 @@ export class TcpServiceListener {
     up.once('close', onClose);
     client.on('error', () => reset(up));
     up.on('error', () => reset(client));
-    // pipe() ends the destination when the source ends: that is the half-close.
-    client.pipe(up);
-    up.pipe(client);
+    forward(client, up);
+    forward(up, client);
     client.resume();
   }
 }

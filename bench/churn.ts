@@ -1,0 +1,473 @@
+// Churn benchmark: N Services × P pods whose readiness flaps, the EndpointSlice
+// and Endpoints controllers keeping up. Measures the time from a pod's status
+// patch to the watch event of the EndpointSlice write that reflects it (p50,
+// p90, p99, max) at a steady offered rate, and the API writes each change costs
+// (minimal churn: ideally one EndpointSlice write and one Endpoints write).
+//
+// Three processes, so that no timestamp waits behind another component's
+// work: the API server (`svcnet apiserver`), the controller manager (`svcnet
+// controller-manager` with only the endpoint controllers, over HTTP), and this
+// one, which only writes pods and watches. `--controllers bench` runs the
+// controller manager in this process instead (and reports its own metrics).
+//
+//   npx tsc -p tsconfig.json --outDir .build/churn && node .build/churn/bench/churn.js \
+//     [--services 1000] [--pods 10] [--changes 2000] [--rate 100] [--namespaces 1] [--nodes 3]
+//     [--storage memory|sqlite|memory,sqlite] [--controllers child|bench] [--cpu-prof DIR] [--seed 1]
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import { findByKind, type ResourceInfo } from '../src/api/resources.js';
+import { HttpClient } from '../src/client/http.js';
+import type { KObject, WatchHandle } from '../src/client/types.js';
+import { defaultReconcilers } from '../src/controllers/all.js';
+import { startControllerManager, type RunningControllerManager } from '../src/controllers/manager.js';
+
+type Storage = 'memory' | 'sqlite';
+
+interface Options {
+  services: number; pods: number; changes: number; rate: number; namespaces: number; nodes: number;
+  concurrency: number; storages: Storage[]; seed: number; drainMs: number;
+  /** Where the controller manager runs: its own process (default) or this one. */
+  controllers: 'child' | 'bench';
+  /** Where the child processes write V8 CPU profiles (--cpu-prof), if anywhere. */
+  cpuProf?: string;
+}
+
+/** The controllers we run: the endpoint ones (EndpointSlice, Endpoints, mirroring). */
+const disabledControllers = ['scheduler', 'replicaset', 'deployment', 'garbagecollector', 'loadbalancer'];
+
+interface Result {
+  storage: Storage; services: number; pods: number; changes: number; rate: number; achievedRate: number;
+  /** Percentiles over every change; a change never observed counts as infinitely late. */
+  p50: number; p90: number; p99: number; max: number; lost: number;
+  /** The parts of the path: patch answered, and the pod's change seen on a watch (what the controllers' informer waits for). */
+  ackP50: number; ackP99: number; podP50: number; podP99: number;
+  sliceWrites: number; endpointsWrites: number; setupS: number; syncS: number;
+  /** From the in-process controller manager's metrics (undefined when it runs as a child). */
+  controllerMetrics?: { sliceActions: number; endpointsActions: number; errors: number };
+}
+
+const R = {
+  namespaces: mustFind('v1', 'Namespace'),
+  nodes: mustFind('v1', 'Node'),
+  services: mustFind('v1', 'Service'),
+  pods: mustFind('v1', 'Pod'),
+  endpoints: mustFind('v1', 'Endpoints'),
+  endpointSlices: mustFind('discovery.k8s.io/v1', 'EndpointSlice'),
+};
+
+function mustFind(apiVersion: string, kind: string): ResourceInfo {
+  const r = findByKind(apiVersion, kind);
+  if (!r) throw new Error(`no resource ${apiVersion} ${kind}`);
+  return r;
+}
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return def;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} needs a positive number`);
+  return v;
+}
+
+function strArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? String(process.argv[i + 1]) : undefined;
+}
+
+function parseOptions(): Options {
+  const storages = (strArg('storage') ?? 'memory').split(',').map((s) => s.trim());
+  for (const s of storages) if (s !== 'memory' && s !== 'sqlite') throw new Error(`--storage: memory or sqlite, not ${s}`);
+  const controllers = strArg('controllers') ?? 'child';
+  if (controllers !== 'child' && controllers !== 'bench') throw new Error(`--controllers: child or bench, not ${controllers}`);
+  return {
+    services: arg('services', 1000), pods: arg('pods', 10), changes: arg('changes', 2000), rate: arg('rate', 100),
+    namespaces: arg('namespaces', 1), nodes: arg('nodes', 3), concurrency: arg('concurrency', 32),
+    storages: storages as Storage[], seed: arg('seed', 1), drainMs: arg('drain-ms', 15000),
+    controllers, cpuProf: strArg('cpu-prof'),
+  };
+}
+
+const started = performance.now();
+const log = (msg: string) => process.stderr.write(`${((performance.now() - started) / 1000).toFixed(1).padStart(6)}s ${msg}\n`);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+const now = () => performance.now();
+
+/** mulberry32: a seeded PRNG, so two runs flap the same pods in the same order. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Nearest-rank percentile of sorted values. */
+function pct(sorted: readonly number[], p: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
+}
+
+async function pool<T>(items: readonly T[], n: number, f: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(n, items.length) }, async () => {
+    while (next < items.length) await f(items[next++]!);
+  }));
+}
+
+// Child processes: `svcnet apiserver` and `svcnet controller-manager`
+
+function spawnSvcnet(args: string[], cpuProfDir: string | undefined, stdout: 'ignore' | 'pipe' = 'ignore'): ChildProcess {
+  const main = new URL('../src/cli/main.js', import.meta.url).pathname;
+  if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
+  const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+  return spawn(process.execPath, [...prof, '-e', `import(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`, ...args],
+    { stdio: ['ignore', stdout, 'inherit'] });
+}
+
+/** SIGTERM, so the child closes cleanly (and writes its CPU profile); SIGKILL if it has not exited in 10 s. */
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([exited, new Promise((r) => { timer = setTimeout(r, 10_000); })]);
+  clearTimeout(timer);
+  if (child.exitCode === null && child.signalCode === null) {
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+interface Server { child: ChildProcess; dir: string; kubeconfig: string }
+
+async function startServer(storage: Storage, cpuProfDir?: string): Promise<Server> {
+  const dir = mkdtempSync(join(tmpdir(), 'svcnet-churn-'));
+  const store = storage === 'memory' ? 'memory' : `sqlite:${dir}/state.db`;
+  const child = spawnSvcnet(['apiserver', '--listen', '127.0.0.1:0', '--data-dir', dir, '--storage', store, '--log-level', 'error'], cpuProfDir);
+  const kubeconfig = join(dir, 'kubeconfig');
+  for (let i = 0; i < 400 && !existsSync(kubeconfig) && child.exitCode === null; i++) await sleep(50);
+  if (!existsSync(kubeconfig)) {
+    await stopChild(child);
+    rmSync(dir, { recursive: true, force: true });
+    throw new Error('apiserver did not start');
+  }
+  // The kubeconfig appears once the server serves; give its write a moment to complete.
+  await sleep(50);
+  return { child, dir, kubeconfig };
+}
+
+async function stopServer(s: Server): Promise<void> {
+  await stopChild(s.child);
+  rmSync(s.dir, { recursive: true, force: true });
+}
+
+interface Controllers {
+  /** Cumulative API writes by the EndpointSlice and Endpoints controllers, and errors; only in-process. */
+  metrics?(): { slice: number; endpoints: number; errors: number };
+  close(): Promise<void>;
+}
+
+function startControllers(o: Options, kubeconfig: string): Controllers {
+  if (o.controllers === 'child') {
+    const child = spawnSvcnet(['controller-manager', '--kubeconfig', kubeconfig, '--disable', disabledControllers.join(','), '--log-level', 'error'],
+      o.cpuProf && join(o.cpuProf, 'controller-manager'));
+    return { close: () => stopChild(child) };
+  }
+  const client = HttpClient.fromKubeconfig(kubeconfig, { userAgent: 'svcnet-churn-controllers' });
+  const manager: RunningControllerManager = startControllerManager(client, defaultReconcilers({ disabled: disabledControllers }));
+  const sum = (want: (name: string) => boolean, k: 'actions' | 'errors') =>
+    manager.controllers.filter((c) => want(c.name)).reduce((a, c) => a + c.metrics()[k], 0);
+  return {
+    metrics: () => ({
+      slice: sum((n) => n === 'endpoint-slice-controller', 'actions'),
+      endpoints: sum((n) => n === 'endpoint-controller', 'actions'),
+      errors: sum(() => true, 'errors'),
+    }),
+    async close() {
+      await manager.close();
+      client.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------
+// A watch that resumes from its last resourceVersion when the stream ends.
+
+function resumingWatch(client: HttpClient, r: ResourceInfo, fromRV: string, onEvent: (type: string, obj: KObject) => void): { close(): void } {
+  let rv = fromRV;
+  let handle: WatchHandle | undefined;
+  let closed = false;
+  const open = () => {
+    handle = client.watch(r, undefined, { resourceVersion: rv, allowWatchBookmarks: true }, (e) => {
+      const v = e.object.metadata?.resourceVersion;
+      if (e.type !== 'ERROR' && v) rv = v;
+      if (e.type === 'ADDED' || e.type === 'MODIFIED' || e.type === 'DELETED') onEvent(e.type, e.object);
+    }, (err) => {
+      if (closed) return;
+      // A 410 after compaction would lose events; the benchmark keeps up, so say so loudly if it happens.
+      if (err) log(`  watch ${r.plural} ended (${err.message}); resuming from ${rv}`);
+      setTimeout(() => { if (!closed) open(); }, 100);
+    });
+  };
+  open();
+  return { close: () => { closed = true; handle?.close(); } };
+}
+
+// ---------------------------------------------------------------------------
+
+interface PodInfo { ns: string; name: string; svc: string; node: string; ip: string; ready: boolean }
+interface Pending { t0: number; want: boolean; pod: PodInfo }
+
+async function runOne(storage: Storage, o: Options): Promise<Result> {
+  const ts = now();
+  const server = await startServer(storage, o.cpuProf && join(o.cpuProf, 'apiserver'));
+  log(`  [${storage}] apiserver up in ${((now() - ts) / 1000).toFixed(1)} s`);
+  const client = HttpClient.fromKubeconfig(server.kubeconfig, { userAgent: 'svcnet-churn-bench' });
+  let controllers: Controllers | undefined;
+  const watches: { close(): void }[] = [];
+  let progress: ReturnType<typeof setInterval> | undefined;
+  try {
+    const t0Setup = now();
+    const namespaces = o.namespaces === 1 ? ['default'] : Array.from({ length: o.namespaces }, (_, i) => `churn-${i}`);
+    for (const ns of namespaces) {
+      if (ns !== 'default') await client.create(R.namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+    }
+    // The EndpointSlice controller skips pods whose Node it has not seen.
+    const nodes = Array.from({ length: o.nodes }, (_, i) => `node-${i}`);
+    for (const n of nodes) await client.create(R.nodes, undefined, { apiVersion: 'v1', kind: 'Node', metadata: { name: n } });
+
+    const width = String(o.services - 1).length;
+    const services = Array.from({ length: o.services }, (_, i) => ({ ns: namespaces[i % namespaces.length]!, name: `svc-${String(i).padStart(width, '0')}` }));
+    const pods: PodInfo[] = [];
+    for (const s of services) {
+      for (let j = 0; j < o.pods; j++) {
+        const k = pods.length + 1; // skip 10.244.0.0
+        if (k > 65534) throw new Error('more pods than 10.244.0.0/16 holds');
+        pods.push({ ns: s.ns, name: `${s.name}-${j}`, svc: `${s.ns}/${s.name}`, node: nodes[k % nodes.length]!, ip: `10.244.${k >> 8}.${k & 255}`, ready: true });
+      }
+    }
+
+    // Watch EndpointSlices and Endpoints before anything exists: the setup
+    // waits on the same stream the flap phase measures.
+    const initial = await client.list(R.endpointSlices, undefined, { limit: 1 });
+    const slices = new Map<string, { svc: string; ready: number }>(); // slice ns/name → service, ready endpoints
+    const readyBySvc = new Map<string, number>();
+    const pending = new Map<string, Pending>(); // pod IP → change awaiting its slice write
+    const latencies: number[] = [];
+    const ackLatencies: number[] = [];
+    const podLatencies: number[] = [];
+    const podPending = new Map<string, { t0: number; want: boolean }>(); // pod IP → change not yet seen on the pod watch
+    let counting = false;
+    let sliceWrites = 0;
+    let endpointsWrites = 0;
+    watches.push(resumingWatch(client, R.endpointSlices, initial.metadata.resourceVersion, (type, obj) => {
+      const t1 = now();
+      const slice = obj as unknown as EndpointSlice;
+      const svcName = slice.metadata?.labels?.['kubernetes.io/service-name'];
+      if (!svcName) return;
+      if (counting) sliceWrites++;
+      const svc = `${slice.metadata?.namespace ?? ''}/${svcName}`;
+      const key = `${slice.metadata?.namespace ?? ''}/${slice.metadata?.name ?? ''}`;
+      let ready = 0;
+      if (type !== 'DELETED') {
+        for (const ep of slice.endpoints ?? []) {
+          const isReady = ep.conditions?.ready === true;
+          if (isReady) ready++;
+          const ip = ep.addresses[0];
+          const p = ip === undefined ? undefined : pending.get(ip);
+          if (p && p.pod.svc === svc && p.want === isReady) {
+            latencies.push(t1 - p.t0);
+            pending.delete(ip!);
+          }
+        }
+      }
+      const before = slices.get(key);
+      if (before) readyBySvc.set(before.svc, (readyBySvc.get(before.svc) ?? 0) - before.ready);
+      if (type === 'DELETED') slices.delete(key);
+      else {
+        slices.set(key, { svc, ready });
+        readyBySvc.set(svc, (readyBySvc.get(svc) ?? 0) + ready);
+      }
+    }));
+    const initialEp = await client.list(R.endpoints, undefined, { limit: 1 });
+    watches.push(resumingWatch(client, R.endpoints, initialEp.metadata.resourceVersion, (_type, obj) => {
+      if (counting && obj.metadata?.namespace && !(obj.metadata.namespace === 'default' && obj.metadata.name === 'kubernetes')) endpointsWrites++;
+    }));
+
+    let phase = 'creating';
+    let created = 0;
+    const readyServices = () => {
+      let n = 0;
+      for (const s of services) if (readyBySvc.get(`${s.ns}/${s.name}`) === o.pods) n++;
+      return n;
+    };
+    progress = setInterval(() => {
+      if (phase === 'creating') log(`  [${storage}] created ${created}/${o.services + 2 * pods.length} objects+statuses`);
+      else if (phase === 'syncing') log(`  [${storage}] ${readyServices()}/${o.services} services have ${o.pods} ready endpoints`);
+    }, 3000);
+
+    // Objects first, controllers after: the initial sync is then one
+    // reconcile per Service, rather than one per pod event of the setup.
+    await pool(services, o.concurrency, async (s) => {
+      await client.create(R.services, s.ns, {
+        apiVersion: 'v1', kind: 'Service', metadata: { name: s.name, namespace: s.ns },
+        spec: { selector: { app: s.name }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+      });
+      created++;
+    });
+    await pool(pods, o.concurrency, async (p) => {
+      const svcName = p.svc.slice(p.svc.indexOf('/') + 1);
+      await client.create(R.pods, p.ns, {
+        apiVersion: 'v1', kind: 'Pod', metadata: { name: p.name, namespace: p.ns, labels: { app: svcName } },
+        spec: { nodeName: p.node, containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9', ports: [{ containerPort: 8080 }] }] },
+      });
+      created++;
+      await client.patch(R.pods, p.ns, p.name, 'merge', {
+        status: {
+          phase: 'Running', podIP: p.ip, podIPs: [{ ip: p.ip }],
+          conditions: [{ type: 'Ready', status: 'True' }],
+        },
+      }, { subresource: 'status' });
+      created++;
+    });
+    const setupS = (now() - t0Setup) / 1000;
+
+    phase = 'syncing';
+    const t0Sync = now();
+    controllers = startControllers(o, server.kubeconfig);
+    for (;;) {
+      if (readyServices() === o.services) break;
+      if (now() - t0Sync > 300_000) throw new Error(`only ${readyServices()}/${o.services} services became ready in 5 minutes`);
+      await sleep(100);
+    }
+    const syncS = (now() - t0Sync) / 1000;
+    log(`  [${storage}] setup ${setupS.toFixed(1)} s, initial sync ${syncS.toFixed(1)} s; flapping ${o.changes} changes at ${o.rate}/s`);
+    // Let the tail of the sync (Endpoints writes) settle before counting.
+    await sleep(1000);
+
+    const m0 = controllers.metrics?.();
+
+    phase = 'flapping';
+    // The pods' own watch, as the controllers' informer sees it: splits the
+    // latency into "the server delivered the pod change" and "the controllers
+    // turned it into a slice write".
+    const podsRV = (await client.list(R.pods, undefined, { limit: 1 })).metadata.resourceVersion;
+    watches.push(resumingWatch(client, R.pods, podsRV, (type, obj) => {
+      const t = now();
+      const status = obj['status'] as { podIP?: string; conditions?: { type: string; status: string }[] } | undefined;
+      const ip = status?.podIP;
+      const p = ip === undefined ? undefined : podPending.get(ip);
+      if (type !== 'MODIFIED' || !p) return;
+      const ready = (status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
+      if (ready === p.want) {
+        podLatencies.push(t - p.t0);
+        podPending.delete(ip!);
+      }
+    }));
+    const random = prng(o.seed);
+    const interval = 1000 / o.rate;
+    const inflight = new Set<Promise<void>>();
+    let patchErrors = 0;
+    let sent = 0;
+    counting = true;
+    const start = now();
+    clearInterval(progress);
+    progress = setInterval(() => log(`  [${storage}] sent ${sent}/${o.changes}, observed ${latencies.length}, pending ${pending.size}`), 3000);
+    for (let i = 0; i < o.changes; i++) {
+      const due = start + i * interval;
+      const wait = due - now();
+      if (wait > 1) await sleep(wait);
+      // A pod whose previous change is still unobserved is not flapped again: each latency has one cause.
+      let p: PodInfo | undefined;
+      for (let tries = 0; tries < 50 && (!p || pending.has(p.ip)); tries++) p = pods[Math.floor(random() * pods.length)]!;
+      if (!p || pending.has(p.ip)) continue;
+      p.ready = !p.ready;
+      const pod = p;
+      const t0 = now();
+      pending.set(pod.ip, { t0, want: pod.ready, pod });
+      podPending.set(pod.ip, { t0, want: pod.ready });
+      const req = client.patch(R.pods, pod.ns, pod.name, 'merge', {
+        status: { conditions: [{ type: 'Ready', status: pod.ready ? 'True' : 'False' }] },
+      }, { subresource: 'status' }).then(() => { ackLatencies.push(now() - t0); }, (e: unknown) => {
+        patchErrors++;
+        pending.delete(pod.ip);
+        log(`  patch ${pod.ns}/${pod.name} failed: ${(e as Error).message}`);
+      });
+      inflight.add(req);
+      void req.finally(() => inflight.delete(req));
+      sent++;
+    }
+    const sendS = (now() - start) / 1000;
+    log(`  [${storage}] sent ${sent} in ${sendS.toFixed(1)} s; draining`);
+    await Promise.all(inflight);
+    const drainStart = now();
+    while (pending.size > 0 && now() - drainStart < o.drainMs) await sleep(20);
+    // Writes that trail the last observed change still count against the changes.
+    await sleep(1000);
+    counting = false;
+    clearInterval(progress);
+    progress = undefined;
+    const m1 = controllers.metrics?.();
+    const lost = pending.size;
+    if (lost) log(`  [${storage}] ${lost} changes never showed up in a slice within ${o.drainMs} ms`);
+    if (patchErrors) log(`  [${storage}] ${patchErrors} status patches failed`);
+
+    const changes = sent - patchErrors;
+    const sorted = [...latencies, ...Array.from({ length: lost }, () => Infinity)].sort((a, b) => a - b);
+    const acks = [...ackLatencies].sort((a, b) => a - b);
+    const podSeen = [...podLatencies].sort((a, b) => a - b);
+    return {
+      storage, services: o.services, pods: pods.length, changes, rate: o.rate, achievedRate: sent / sendS,
+      p50: pct(sorted, 50), p90: pct(sorted, 90), p99: pct(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, lost,
+      ackP50: pct(acks, 50), ackP99: pct(acks, 99), podP50: pct(podSeen, 50), podP99: pct(podSeen, 99),
+      sliceWrites: sliceWrites / changes, endpointsWrites: endpointsWrites / changes, setupS, syncS,
+      ...(m0 && m1 ? {
+        controllerMetrics: {
+          sliceActions: (m1.slice - m0.slice) / changes, endpointsActions: (m1.endpoints - m0.endpoints) / changes, errors: m1.errors - m0.errors,
+        },
+      } : {}),
+    };
+  } finally {
+    const tc = now();
+    if (progress) clearInterval(progress);
+    for (const w of watches) w.close();
+    await controllers?.close();
+    client.close();
+    await stopServer(server);
+    log(`  [${storage}] cleanup ${((now() - tc) / 1000).toFixed(1)} s`);
+  }
+}
+
+async function main(): Promise<void> {
+  const o = parseOptions();
+  log(`churn bench: ${o.services} services × ${o.pods} pods in ${o.namespaces} namespace(s) on ${o.nodes} nodes; ` +
+    `${o.changes} readiness changes at ${o.rate}/s; storage ${o.storages.join(', ')}; controllers in ${o.controllers === 'child' ? 'their own process' : 'this process'}`);
+  const results: Result[] = [];
+  for (const s of o.storages) results.push(await runOne(s, o));
+  const f = (n: number) => (n === Infinity ? `>${o.drainMs}` : n.toFixed(1));
+  console.log(`| storage | services | pods | changes | rate /s (achieved) | p50 ms | p90 ms | p99 ms | max ms | slice writes/change | endpoints writes/change | goal p99 < 50 ms |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    const goal = (r.p99 < 50 ? 'yes' : 'no') + (r.lost > 0 ? ` (${r.lost} changes never seen)` : '');
+    console.log(`| ${r.storage} | ${r.services} | ${r.pods} | ${r.changes} | ${r.rate} (${r.achievedRate.toFixed(0)}) | ${f(r.p50)} | ${f(r.p90)} | ${f(r.p99)} | ${f(r.max)} | ${r.sliceWrites.toFixed(2)} | ${r.endpointsWrites.toFixed(2)} | ${goal} |`);
+  }
+  console.log('');
+  console.log(`Latency: status patch sent → the EndpointSlice watch event showing the pod's new readiness. Writes: watch events during the flap phase ÷ changes ` +
+    `(below 1.0 = several changes batched into one write). ${o.namespaces === 1 ? 'All Services and pods in one namespace.' : `Spread over ${o.namespaces} namespaces.`}`);
+  for (const r of results) {
+    const cm = r.controllerMetrics;
+    console.log(`- ${r.storage}: status patch answered p50 ${f(r.ackP50)} / p99 ${f(r.ackP99)} ms; pod change on a pod watch p50 ${f(r.podP50)} / p99 ${f(r.podP99)} ms; ` +
+      `setup ${f(r.setupS)} s, initial sync ${f(r.syncS)} s` +
+      (cm ? `; controller writes/change: endpointslice ${cm.sliceActions.toFixed(2)}, endpoints ${cm.endpointsActions.toFixed(2)}; controller errors ${cm.errors}` : ''));
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.stack ?? e.message : String(e));
+  process.exitCode = 1;
+});

@@ -1,0 +1,41 @@
+// `svcnet proxy`: one node's service proxy alone, against any API server.
+import { HttpClient } from '../client/http.js';
+import { defaultKubeconfigPath, loadKubeconfig } from '../client/kubeconfig.js';
+import { startProxy } from '../proxy/runtime/proxy.js';
+import { setLogLevel, type Level } from '../log.js';
+import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
+
+const flags: FlagSpec[] = [
+  { name: 'node-name', type: 'string', help: 'the Node this proxy runs on (required)' },
+  { name: 'kubeconfig', type: 'string', help: 'kubeconfig of the API server (default $KUBECONFIG or ~/.kube/config)' },
+  { name: 'mode', type: 'string', default: 'nftables', help: 'nftables | iptables | userspace' },
+  { name: 'netns', type: 'string', help: 'program the rules in this network namespace (default: this one)' },
+  { name: 'cluster-cidr', type: 'string', default: '10.244.0.0/16', help: 'pod CIDR (masquerade decisions)' },
+  { name: 'metrics-bind-address', type: 'string', default: '127.0.0.1:10249', help: '/metrics, /healthz, /livez; "" disables' },
+  { name: 'min-sync-period', type: 'number', default: 1000, help: 'ms between rule syncs at most' },
+  { name: 'log-level', type: 'string', default: 'info', help: 'debug | info | warn | error' },
+];
+
+export async function proxyCommand(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(helpText('svcnet proxy --node-name N [flags]', 'Programs nftables or iptables (or relays in userspace) so that ClusterIP, NodePort and LoadBalancer traffic reaches a ready endpoint.', flags));
+    return 0;
+  }
+  const { flags: f, positional } = parseArgs(argv, flags);
+  if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]}`);
+  const node = f['node-name'] as string | undefined;
+  if (!node) throw new UsageError('--node-name is required');
+  const mode = String(f['mode']);
+  if (!['nftables', 'iptables', 'userspace'].includes(mode)) throw new UsageError(`--mode must be nftables, iptables or userspace, not "${mode}"`);
+  setLogLevel(String(f['log-level']) as Level);
+  const client = new HttpClient(loadKubeconfig((f['kubeconfig'] as string | undefined) ?? defaultKubeconfigPath(process.env)));
+  const proxy = await startProxy({
+    client, nodeName: node, mode: mode as 'nftables' | 'iptables' | 'userspace', netns: f['netns'] as string | undefined,
+    clusterCIDR: String(f['cluster-cidr']), metricsAddress: String(f['metrics-bind-address']), minSyncPeriodMs: Number(f['min-sync-period']),
+  });
+  process.stdout.write(`svcnet proxy (${mode}) for node ${node}${proxy.metricsUrl ? `, metrics at ${proxy.metricsUrl}/metrics` : ''}\n`);
+  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  await proxy.close();
+  client.close();
+  return 0;
+}
