@@ -12,7 +12,7 @@
 //
 //   npx tsc -p tsconfig.json --outDir .build/churn && node .build/churn/bench/churn.js \
 //     [--services 1000] [--pods 10] [--changes 2000] [--rate 100] [--namespaces 1] [--nodes 3]
-//     [--storage memory|sqlite|memory,sqlite] [--controllers child|bench] [--cpu-prof DIR] [--seed 1]
+//     [--storage memory|sqlite|memory,sqlite] [--controllers child|bench [--workers 2]] [--cpu-prof DIR] [--seed 1]
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +31,8 @@ interface Options {
   concurrency: number; storages: Storage[]; seed: number; drainMs: number;
   /** Where the controller manager runs: its own process (default) or this one. */
   controllers: 'child' | 'bench';
+  /** Workers per controller, with --controllers bench only (the manager's default: 2). */
+  workers?: number;
   /** Where the child processes write V8 CPU profiles (--cpu-prof), if anywhere. */
   cpuProf?: string;
 }
@@ -82,11 +84,12 @@ function parseOptions(): Options {
   for (const s of storages) if (s !== 'memory' && s !== 'sqlite') throw new Error(`--storage: memory or sqlite, not ${s}`);
   const controllers = strArg('controllers') ?? 'child';
   if (controllers !== 'child' && controllers !== 'bench') throw new Error(`--controllers: child or bench, not ${controllers}`);
+  if (strArg('workers') !== undefined && controllers !== 'bench') throw new Error('--workers needs --controllers bench (svcnet controller-manager has no such flag)');
   return {
     services: arg('services', 1000), pods: arg('pods', 10), changes: arg('changes', 2000), rate: arg('rate', 100),
     namespaces: arg('namespaces', 1), nodes: arg('nodes', 3), concurrency: arg('concurrency', 32),
     storages: storages as Storage[], seed: arg('seed', 1), drainMs: arg('drain-ms', 15000),
-    controllers, cpuProf: strArg('cpu-prof'),
+    controllers, cpuProf: strArg('cpu-prof'), workers: strArg('workers') === undefined ? undefined : arg('workers', 2),
   };
 }
 
@@ -179,7 +182,7 @@ function startControllers(o: Options, kubeconfig: string): Controllers {
     return { close: () => stopChild(child) };
   }
   const client = HttpClient.fromKubeconfig(kubeconfig, { userAgent: 'svcnet-churn-controllers' });
-  const manager: RunningControllerManager = startControllerManager(client, defaultReconcilers({ disabled: disabledControllers }));
+  const manager: RunningControllerManager = startControllerManager(client, defaultReconcilers({ disabled: disabledControllers }), { workers: o.workers });
   const sum = (want: (name: string) => boolean, k: 'actions' | 'errors') =>
     manager.controllers.filter((c) => want(c.name)).reduce((a, c) => a + c.metrics()[k], 0);
   return {

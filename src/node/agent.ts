@@ -234,8 +234,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   for (const p of pods.store.list()) if (p.metadata?.uid) byUid.set(p.metadata.uid, p);
   const kept: PodRecord[] = [];
   for (const r of records.list()) {
-    if (byUid.has(r.uid) && !r.terminal) { kept.push(r); continue; }
-    if (byUid.has(r.uid) && r.terminal) { kept.push(r); continue; }
+    if (byUid.has(r.uid)) { kept.push(r); continue; }
     for (const c of Object.values(r.containers)) {
       if (c.pid && c.startTicks !== undefined) {
         const proc = runner.adopt(c.pid, c.startTicks);

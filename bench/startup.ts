@@ -1,0 +1,84 @@
+// Startup benchmark: `svcnet up --nodes 3` to the first successful curl
+// through a ClusterIP (a 1-replica nginx Deployment exposed by a Service,
+// curled from a node), and the RSS of the svcnet process then. Runs inside a
+// private sandbox (unshare --net --mount --pid): nothing touches the host.
+//   npm run build && node dist/bench/startup.js [--runs 3]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
+
+const self = fileURLToPath(import.meta.url);
+const main = fileURLToPath(new URL('../../bin/svcnet.js', import.meta.url));
+
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    c.stdout.on('data', (d: Buffer) => { out += d; });
+    c.stderr.on('data', (d: Buffer) => { out += d; });
+    c.on('exit', (code) => resolve({ code: code ?? 1, out }));
+  });
+}
+
+async function once(): Promise<{ upMs: number; curlMs: number; rssMB: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'svcnet-startup-'));
+  const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(dir, 'kubeconfig') };
+  const t0 = Date.now();
+  const up = spawn(process.execPath, [main, 'up', '--data-dir', dir, '--listen', '127.0.0.1:0', '--nodes', '3', '--quiet', '-o', 'json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  up.stdout.on('data', (d: Buffer) => { out += d; });
+  try {
+    while (!out.includes('"apiServer"')) {
+      if (Date.now() - t0 > 30_000) throw new Error('svcnet up did not come up');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const upMs = Date.now() - t0;
+    const k = (args: string[]) => sh('/usr/bin/kubectl', args, env);
+    await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=1']);
+    await k(['expose', 'deployment', 'web', '--port=80']);
+    const ip = (await k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).out.trim();
+    for (;;) {
+      const r = await sh(process.execPath, [main, 'exec', '--data-dir', dir, 'node/node-1', '--', 'curl', '-s', '-m', '1', `http://${ip}/`], env);
+      if (r.code === 0 && r.out.startsWith('web-')) break;
+      if (Date.now() - t0 > 60_000) throw new Error(`no answer through ${ip}: ${r.out}`);
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    const curlMs = Date.now() - t0;
+    const status = readFileSync(`/proc/${up.pid}/status`, 'utf8');
+    const rssMB = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
+    return { upMs, curlMs, rssMB };
+  } finally {
+    const done = new Promise((r) => up.once('exit', r));
+    up.kill('SIGINT');
+    await done;
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function inside(): Promise<void> {
+  const i = process.argv.indexOf('--runs');
+  const runs = i >= 0 ? Number(process.argv[i + 1]) : 3;
+  const results = [];
+  for (let r = 0; r < runs; r++) {
+    const x = await once();
+    process.stderr.write(`  run ${r + 1}: up ${x.upMs} ms, first curl ${x.curlMs} ms, RSS ${x.rssMB.toFixed(0)} MB\n`);
+    results.push(x);
+  }
+  const med = (f: (x: (typeof results)[0]) => number) => results.map(f).sort((a, b) => a - b)[Math.floor(results.length / 2)]!;
+  console.log('| measure (3 nodes, median of ' + runs + ') | svcnet | kind | k3d | minikube |');
+  console.log('|---|---|---|---|---|');
+  console.log(`| \`up\` until the API and nodes are ready | ${(med((x) => x.upMs) / 1000).toFixed(2)} s | | | |`);
+  console.log(`| \`up\` to first curl through a ClusterIP | ${(med((x) => x.curlMs) / 1000).toFixed(2)} s | 33 s | 19.9 s | 50.8 s |`);
+  console.log(`| RSS of the svcnet process | ${med((x) => x.rssMB).toFixed(0)} MB | | | |`);
+}
+
+if (process.env[SANDBOX_ENV] === '1') {
+  inside().catch((e) => { console.error(e); process.exit(1); });
+} else {
+  const why = sandboxUnsupported();
+  if (why) { console.error(`startup bench needs real namespaces: ${why}`); process.exit(1); }
+  runInSandbox([process.execPath, self, ...process.argv.slice(2)], { timeoutMs: 300_000 }).then((r) => process.exit(r.code));
+}
