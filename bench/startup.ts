@@ -61,7 +61,7 @@ async function once(): Promise<{ upMs: number; curlMs: number; rssMB: number }> 
 async function inside(): Promise<void> {
   const i = process.argv.indexOf('--runs');
   const runs = i >= 0 ? Number(process.argv[i + 1]) : 3;
-  const results = [];
+  const results: { upMs: number; curlMs: number; rssMB: number }[] = [];
   for (let r = 0; r < runs; r++) {
     const x = await once();
     process.stderr.write(`  run ${r + 1}: up ${x.upMs} ms, first curl ${x.curlMs} ms, RSS ${x.rssMB.toFixed(0)} MB\n`);
