@@ -14,7 +14,7 @@
 //     [--services 1000] [--pods 10] [--changes 2000] [--rate 100] [--namespaces 1] [--nodes 3]
 //     [--storage memory|sqlite|memory,sqlite] [--controllers child|bench [--workers 2]] [--cpu-prof DIR] [--seed 1]
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
@@ -47,6 +47,8 @@ interface Result {
   /** The parts of the path: patch answered, and the pod's change seen on a watch (what the controllers' informer waits for). */
   ackP50: number; ackP99: number; podP50: number; podP99: number;
   sliceWrites: number; endpointsWrites: number; setupS: number; syncS: number;
+  /** CPU time each process spent per change during the flap phase (ms); undefined where /proc is not there. */
+  cpuPerChange: { apiserver?: number; controllers?: number; bench: number };
   /** From the in-process controller manager's metrics (undefined when it runs as a child). */
   controllerMetrics?: { sliceActions: number; endpointsActions: number; errors: number };
 }
@@ -110,6 +112,24 @@ function prng(seed: number): () => number {
   };
 }
 
+/** User + system CPU time of a process in ms, from /proc (Linux); undefined elsewhere or when gone. */
+function cpuMsOf(pid: number | undefined): number | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // Fields 14 and 15 of proc(5) (utime, stime), in clock ticks: 100 per second on Linux.
+    return (Number(f[11]) + Number(f[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+function ownCpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
+
 /** Nearest-rank percentile of sorted values. */
 function pct(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? NaN;
@@ -170,6 +190,8 @@ async function stopServer(s: Server): Promise<void> {
 }
 
 interface Controllers {
+  /** The child's pid, when the controllers run in their own process. */
+  pid?: number;
   /** Cumulative API writes by the EndpointSlice and Endpoints controllers, and errors; only in-process. */
   metrics?(): { slice: number; endpoints: number; errors: number };
   close(): Promise<void>;
@@ -179,7 +201,7 @@ function startControllers(o: Options, kubeconfig: string): Controllers {
   if (o.controllers === 'child') {
     const child = spawnSvcnet(['controller-manager', '--kubeconfig', kubeconfig, '--disable', disabledControllers.join(','), '--log-level', 'error'],
       o.cpuProf && join(o.cpuProf, 'controller-manager'));
-    return { close: () => stopChild(child) };
+    return { pid: child.pid, close: () => stopChild(child) };
   }
   const client = HttpClient.fromKubeconfig(kubeconfig, { userAgent: 'svcnet-churn-controllers' });
   const manager: RunningControllerManager = startControllerManager(client, defaultReconcilers({ disabled: disabledControllers }), { workers: o.workers });
@@ -378,6 +400,7 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
     let patchErrors = 0;
     let sent = 0;
     counting = true;
+    const cpu0 = { apiserver: cpuMsOf(server.child.pid), controllers: cpuMsOf(controllers.pid), bench: ownCpuMs() };
     const start = now();
     clearInterval(progress);
     progress = setInterval(() => log(`  [${storage}] sent ${sent}/${o.changes}, observed ${latencies.length}, pending ${pending.size}`), 3000);
@@ -413,6 +436,7 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
     // Writes that trail the last observed change still count against the changes.
     await sleep(1000);
     counting = false;
+    const cpu1 = { apiserver: cpuMsOf(server.child.pid), controllers: cpuMsOf(controllers.pid), bench: ownCpuMs() };
     clearInterval(progress);
     progress = undefined;
     const m1 = controllers.metrics?.();
@@ -421,6 +445,7 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
     if (patchErrors) log(`  [${storage}] ${patchErrors} status patches failed`);
 
     const changes = sent - patchErrors;
+    const perChange = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (b - a) / changes);
     const sorted = [...latencies, ...Array.from({ length: lost }, () => Infinity)].sort((a, b) => a - b);
     const acks = [...ackLatencies].sort((a, b) => a - b);
     const podSeen = [...podLatencies].sort((a, b) => a - b);
@@ -428,6 +453,10 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
       storage, services: o.services, pods: pods.length, changes, rate: o.rate, achievedRate: sent / sendS,
       p50: pct(sorted, 50), p90: pct(sorted, 90), p99: pct(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, lost,
       ackP50: pct(acks, 50), ackP99: pct(acks, 99), podP50: pct(podSeen, 50), podP99: pct(podSeen, 99),
+      cpuPerChange: {
+        apiserver: perChange(cpu0.apiserver, cpu1.apiserver), controllers: perChange(cpu0.controllers, cpu1.controllers),
+        bench: (cpu1.bench - cpu0.bench) / changes,
+      },
       sliceWrites: sliceWrites / changes, endpointsWrites: endpointsWrites / changes, setupS, syncS,
       ...(m0 && m1 ? {
         controllerMetrics: {
@@ -465,6 +494,8 @@ async function main(): Promise<void> {
   for (const r of results) {
     const cm = r.controllerMetrics;
     console.log(`- ${r.storage}: status patch answered p50 ${f(r.ackP50)} / p99 ${f(r.ackP99)} ms; pod change on a pod watch p50 ${f(r.podP50)} / p99 ${f(r.podP99)} ms; ` +
+      `CPU ms per change: apiserver ${r.cpuPerChange.apiserver?.toFixed(2) ?? 'n/a'}, ` +
+      (o.controllers === 'child' ? `controller-manager ${r.cpuPerChange.controllers?.toFixed(2) ?? 'n/a'}, bench ${r.cpuPerChange.bench.toFixed(2)}; ` : `bench + controllers ${r.cpuPerChange.bench.toFixed(2)}; `) +
       `setup ${f(r.setupS)} s, initial sync ${f(r.syncS)} s` +
       (cm ? `; controller writes/change: endpointslice ${cm.sliceActions.toFixed(2)}, endpoints ${cm.endpointsActions.toFixed(2)}; controller errors ${cm.errors}` : ''));
   }

@@ -17,6 +17,11 @@ test('the kubernetes service exists at the first IP of the range', async () => {
   assert.deepEqual(s.spec.clusterIPs, ['10.96.0.1']);
   assert.equal(s.spec.ports[0].port, 443);
   assert.equal(s.spec.ports[0].name, 'https');
+  const ep = await json(['get', 'endpoints', 'kubernetes']);
+  assert.equal(ep.subsets[0].ports[0].port, Number(new URL(h.server.url).port));
+  const slice = await json(['get', 'endpointslice', 'kubernetes']);
+  assert.equal(slice.metadata.labels['kubernetes.io/service-name'], 'kubernetes');
+  assert.deepEqual(slice.endpoints[0].addresses, ['127.0.0.1']);
 });
 
 test('kubectl create service nodeport: defaults and allocation as Kubernetes', async () => {

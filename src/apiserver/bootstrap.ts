@@ -71,8 +71,10 @@ export async function ensureKubernetesService(api: ApiServer, apiserverPort: num
       metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
       spec: { type: 'ClusterIP', clusterIP: ip, ports, sessionAffinity: 'None' },
     }, { fieldManager: 'kube-apiserver' }).catch(ignoreExists);
+    await ensureKubernetesEndpoints(api, apiserverPort);
     return;
   }
+  await ensureKubernetesEndpoints(api, apiserverPort);
   const cur = (existing['spec'] as { ports?: { targetPort?: unknown }[] }).ports?.[0]?.targetPort;
   if (cur !== apiserverPort) {
     await reg.guaranteedUpdate('default', 'kubernetes', (s) => {
@@ -122,4 +124,31 @@ export async function repairAllocations(api: ApiServer): Promise<RepairFinding[]
     }).catch((e) => logger.warn('could not record repair event', { err: String(e) }));
   }
   return findings;
+}
+
+/**
+ * The `kubernetes` Service's Endpoints and EndpointSlice, as kube-apiserver's
+ * endpoint reconciler keeps them: the API server's own address and port. It
+ * listens on loopback here, which validation refuses for user objects, so the
+ * apiserver writes them as internal objects (reachable from the host, not
+ * from pods in their own namespaces).
+ */
+export async function ensureKubernetesEndpoints(api: ApiServer, apiserverPort: number, address = '127.0.0.1'): Promise<void> {
+  const eps = api.registry('', 'endpoints');
+  const slices = api.registry('discovery.k8s.io', 'endpointslices');
+  const subsets = [{ addresses: [{ ip: address }], ports: [{ name: 'https', port: apiserverPort, protocol: 'TCP' }] }];
+  const labels = { 'endpointslice.kubernetes.io/skip-mirror': 'true' };
+  for (const [reg, obj] of [
+    [eps, { apiVersion: 'v1', kind: 'Endpoints', metadata: { name: 'kubernetes', namespace: 'default', labels }, subsets }],
+    [slices, {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+      metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+      addressType: 'IPv4',
+      endpoints: [{ addresses: [address], conditions: { ready: true } }],
+      ports: [{ name: 'https', port: apiserverPort, protocol: 'TCP' }],
+    }],
+  ] as const) {
+    await reg.delete('default', 'kubernetes', { gracePeriodSeconds: 0 }).catch(() => undefined);
+    await reg.create(structuredClone(obj) as unknown as Parameters<typeof reg.create>[0], { fieldManager: 'kube-apiserver', internal: true }).catch(ignoreExists);
+  }
 }

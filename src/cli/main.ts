@@ -11,6 +11,7 @@ import { downCommand } from './down.js';
 import { execCommand } from './exec.js';
 import { proxyCommand } from './proxy.js';
 import { rulesCommand } from './rules.js';
+import { agentCommand } from './agent.js';
 
 interface Command {
   summary: string;
@@ -23,6 +24,7 @@ const commands: Record<string, Command> = {
   exec: { summary: 'run a command in the client, a node or a pod network namespace', run: execCommand },
   apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
   'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
+  agent: { summary: 'run one node agent (pods as processes in namespaces) against an API server', run: agentCommand },
   proxy: { summary: 'run one node\'s service proxy against an API server', run: proxyCommand },
   dns: { summary: 'run cluster DNS against an API server', run: dnsCommand },
   rules: { summary: 'the rules a node\'s proxy programmed, as the kernel reports them', run: rulesCommand },
