@@ -50,7 +50,7 @@ interface Result {
   /** CPU time each process spent per change during the flap phase (ms); undefined where /proc is not there. */
   cpuPerChange: { apiserver?: number; controllers?: number; bench: number };
   /** From the in-process controller manager's metrics (undefined when it runs as a child). */
-  controllerMetrics?: { sliceActions: number; endpointsActions: number; errors: number };
+  controllerMetrics?: { sliceActions: number; endpointsActions: number; sliceReconciles: number; endpointsReconciles: number; errors: number };
 }
 
 const R = {
@@ -193,7 +193,7 @@ interface Controllers {
   /** The child's pid, when the controllers run in their own process. */
   pid?: number;
   /** Cumulative API writes by the EndpointSlice and Endpoints controllers, and errors; only in-process. */
-  metrics?(): { slice: number; endpoints: number; errors: number };
+  metrics?(): { slice: number; endpoints: number; sliceReconciles: number; endpointsReconciles: number; errors: number; queued: number };
   close(): Promise<void>;
 }
 
@@ -205,13 +205,16 @@ function startControllers(o: Options, kubeconfig: string): Controllers {
   }
   const client = HttpClient.fromKubeconfig(kubeconfig, { userAgent: 'svcnet-churn-controllers' });
   const manager: RunningControllerManager = startControllerManager(client, defaultReconcilers({ disabled: disabledControllers }), { workers: o.workers });
-  const sum = (want: (name: string) => boolean, k: 'actions' | 'errors') =>
+  const sum = (want: (name: string) => boolean, k: 'actions' | 'errors' | 'reconciles' | 'queueDepth') =>
     manager.controllers.filter((c) => want(c.name)).reduce((a, c) => a + c.metrics()[k], 0);
   return {
     metrics: () => ({
       slice: sum((n) => n === 'endpoint-slice-controller', 'actions'),
       endpoints: sum((n) => n === 'endpoint-controller', 'actions'),
+      sliceReconciles: sum((n) => n === 'endpoint-slice-controller', 'reconciles'),
+      endpointsReconciles: sum((n) => n === 'endpoint-controller', 'reconciles'),
       errors: sum(() => true, 'errors'),
+      queued: sum(() => true, 'queueDepth'),
     }),
     async close() {
       await manager.close();
@@ -241,6 +244,30 @@ function resumingWatch(client: HttpClient, r: ResourceInfo, fromRV: string, onEv
   };
   open();
   return { close: () => { closed = true; handle?.close(); } };
+}
+
+/**
+ * Waits until the controllers have nothing left to do: in-process, empty
+ * queues and no reconcile for 500 ms; as a child, under 5% of a CPU over a
+ * second (its no-op reconciles write nothing, so the API cannot tell). Returns
+ * the seconds waited.
+ */
+async function settle(c: Controllers, maxMs = 120_000): Promise<number> {
+  const t0 = now();
+  while (now() - t0 < maxMs) {
+    if (c.metrics) {
+      const a = c.metrics();
+      await sleep(500);
+      const b = c.metrics();
+      if (a.queued === 0 && b.queued === 0 && a.sliceReconciles === b.sliceReconciles && a.endpointsReconciles === b.endpointsReconciles) break;
+    } else {
+      const a = cpuMsOf(c.pid);
+      await sleep(1000);
+      const b = cpuMsOf(c.pid);
+      if (a === undefined || b === undefined || b - a < 50) break;
+    }
+  }
+  return (now() - t0) / 1000;
 }
 
 // ---------------------------------------------------------------------------
@@ -372,8 +399,10 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
     }
     const syncS = (now() - t0Sync) / 1000;
     log(`  [${storage}] setup ${setupS.toFixed(1)} s, initial sync ${syncS.toFixed(1)} s; flapping ${o.changes} changes at ${o.rate}/s`);
-    // Let the tail of the sync (Endpoints writes) settle before counting.
-    await sleep(1000);
+    // Flap from a steady state: the sync's tail (Endpoints writes, and the
+    // reconciles that the controllers' own writes trigger) must be over first.
+    const settleS = await settle(controllers);
+    log(`  [${storage}] controllers idle after ${settleS.toFixed(1)} s more`);
 
     const m0 = controllers.metrics?.();
 
@@ -460,7 +489,9 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
       sliceWrites: sliceWrites / changes, endpointsWrites: endpointsWrites / changes, setupS, syncS,
       ...(m0 && m1 ? {
         controllerMetrics: {
-          sliceActions: (m1.slice - m0.slice) / changes, endpointsActions: (m1.endpoints - m0.endpoints) / changes, errors: m1.errors - m0.errors,
+          sliceActions: (m1.slice - m0.slice) / changes, endpointsActions: (m1.endpoints - m0.endpoints) / changes,
+          sliceReconciles: (m1.sliceReconciles - m0.sliceReconciles) / changes, endpointsReconciles: (m1.endpointsReconciles - m0.endpointsReconciles) / changes,
+          errors: m1.errors - m0.errors,
         },
       } : {}),
     };
@@ -497,7 +528,8 @@ async function main(): Promise<void> {
       `CPU ms per change: apiserver ${r.cpuPerChange.apiserver?.toFixed(2) ?? 'n/a'}, ` +
       (o.controllers === 'child' ? `controller-manager ${r.cpuPerChange.controllers?.toFixed(2) ?? 'n/a'}, bench ${r.cpuPerChange.bench.toFixed(2)}; ` : `bench + controllers ${r.cpuPerChange.bench.toFixed(2)}; `) +
       `setup ${f(r.setupS)} s, initial sync ${f(r.syncS)} s` +
-      (cm ? `; controller writes/change: endpointslice ${cm.sliceActions.toFixed(2)}, endpoints ${cm.endpointsActions.toFixed(2)}; controller errors ${cm.errors}` : ''));
+      (cm ? `; per change, endpointslice controller: ${cm.sliceReconciles.toFixed(2)} reconciles, ${cm.sliceActions.toFixed(2)} writes; ` +
+        `endpoints controller: ${cm.endpointsReconciles.toFixed(2)} reconciles, ${cm.endpointsActions.toFixed(2)} writes; controller errors ${cm.errors}` : ''));
   }
 }
 

@@ -87,6 +87,11 @@ function scenario(dataplane: string): void {
       assert.ok(fromPod(await inNs('node/node-2', ['curl', '-s', '-m', '2', `http://${svc.spec.clusterIP}/`])));
       assert.ok(fromPod(await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod')));
       assert.ok(fromPod(await inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web/'])));
+      // svcnet trace --measure: the expected split from the rules, beside the observed one.
+      const tr = await run(process.execPath, [svcnetMain, 'trace', 'web', '--from', 'client', '--data-dir', dir, '--mode', dataplane, '--measure', '30'], { env, timeoutMs: 60_000 });
+      assert.equal(tr.code, 0, tr.stderr);
+      const measured = [...tr.stdout.matchAll(/^ {2}(web-\S+)\s+33\.3% →\s+[\d.]+%\s+\((\d+)\)$/gm)];
+      assert.ok(measured.length >= 3, tr.stdout);
       // kubectl logs goes API server → node agent's container log.
       await k(['logs', pods[0]!, '--tail=5']);
       const rules = (await run(process.execPath, [svcnetMain, 'rules', 'node-1', '--data-dir', dir], { env })).stdout;

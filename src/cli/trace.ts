@@ -1,6 +1,6 @@
 // `svcnet trace <service>`: the seeds' question — which endpoint gets the
 // traffic? — answered from the rules a node's proxy programs.
-import type { Node, Service } from 'kubernetes-types/core/v1.js';
+import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { findResource } from '../api/resources.js';
 import { HttpClient } from '../client/http.js';
@@ -17,8 +17,25 @@ const flags: FlagSpec[] = [
   { name: 'mode', type: 'string', default: 'nftables', help: 'data plane to trace: nftables | iptables' },
   { name: 'cluster-cidr', type: 'string', default: '10.244.0.0/16', help: 'pod CIDR (masquerade decisions)' },
   { name: 'kubeconfig', type: 'string', help: 'kubeconfig (default $KUBECONFIG or ~/.kube/config)' },
+  { name: 'measure', type: 'number', default: 0, help: 'also send N real HTTP requests from there and show the observed split' },
+  { name: 'data-dir', type: 'string', default: '.svcnet', help: 'the cluster\'s data directory (for --measure)' },
   { name: 'output', short: 'o', type: 'string', default: '', help: 'json for machine output' },
 ];
+
+/** Runs N requests to dst from a cluster namespace and counts which pod answered (built-in images answer their name). */
+async function measure(dataDir: string, from: string, podFrom: string | undefined, dst: string, n: number): Promise<Map<string, number>> {
+  const { execFile } = await import('node:child_process');
+  const { readFileSync } = await import('node:fs');
+  const { join, resolve } = await import('node:path');
+  const { clientNetnsName, nodeNetnsName } = await import('../node/names.js');
+  const state = JSON.parse(readFileSync(join(resolve(dataDir), 'cluster.json'), 'utf8')) as { prefix: string; nodes: string[] };
+  const ns = from === 'client' ? clientNetnsName(state.prefix) : from === 'node' ? nodeNetnsName(state.prefix, state.nodes[0]!) : podFrom!;
+  const script = `i=0; while [ $i -lt ${n} ]; do curl -s -m 2 -H 'Connection: close' http://${dst}/ || echo '(no answer)'; echo; i=$((i+1)); done`;
+  const out = await new Promise<string>((res, rej) => execFile('ip', ['netns', 'exec', ns, 'sh', '-c', script], { maxBuffer: 16 << 20 }, (e, o) => (e ? rej(e) : res(o))));
+  const counts = new Map<string, number>();
+  for (const line of out.split('\n').map((l) => l.trim()).filter(Boolean)) counts.set(line, (counts.get(line) ?? 0) + 1);
+  return counts;
+}
 
 export async function traceCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
@@ -50,9 +67,41 @@ export async function traceCommand(argv: string[]): Promise<number> {
       process.stdout.write(JSON.stringify(e, null, 2) + '\n');
       return 0;
     }
+    const n = Number(f['measure']);
     process.stdout.write(`Service ${f['namespace']}/${positional[0]} traced through node ${e.node} (${e.nodeIPs.join(', ')}), ${e.mode} rules, packet from ${from}:\n`);
     if (!e.paths.length) process.stdout.write('\n(no address of this service is reachable from there)\n');
-    for (const p of e.paths) process.stdout.write(`\n== ${p.target}\n${formatTrace(p.trace)}`);
+    let podNs: string | undefined;
+    if (n > 0 && from === 'pod') {
+      const { podNetnsName } = await import('../node/names.js');
+      const { readFileSync } = await import('node:fs');
+      const { join, resolve } = await import('node:path');
+      const prefix = (JSON.parse(readFileSync(join(resolve(String(f['data-dir'])), 'cluster.json'), 'utf8')) as { prefix: string }).prefix;
+      const pods = await client.list<Pod & { [k: string]: unknown }>(findResource('', 'v1', 'pods')!, String(f['namespace']));
+      const p = pods.items.find((x) => x.status?.phase === 'Running');
+      if (!p) throw new Error(`--measure --from pod needs a Running pod in namespace ${f['namespace']}`);
+      podNs = podNetnsName(prefix, String(f['namespace']), p.metadata!.name!, p.metadata!.uid!);
+    }
+    const podsByIP = new Map<string, string>();
+    if (n > 0) {
+      const pods = await client.list<Pod & { [k: string]: unknown }>(findResource('', 'v1', 'pods')!, undefined);
+      for (const p of pods.items) if (p.status?.podIP) podsByIP.set(p.status.podIP, p.metadata?.name ?? '');
+    }
+    for (const p of e.paths) {
+      process.stdout.write(`\n== ${p.target}\n${formatTrace(p.trace)}`);
+      if (n > 0 && p.trace.verdict === 'DNAT') {
+        const dst = p.target.split(' ')[1]!.replace(/\/(TCP|UDP|SCTP)$/, '');
+        const counts = await measure(String(f['data-dir']), from, podNs, dst, n);
+        process.stdout.write(`measured over ${n} requests (expected → observed):\n`);
+        const rows = p.trace.endpoints.map((ep) => {
+          const pod = podsByIP.get(ep.ip) ?? ep.ip;
+          const got = counts.get(pod) ?? 0;
+          counts.delete(pod);
+          return `  ${pod.padEnd(32)} ${(ep.probability * 100).toFixed(1).padStart(5)}% → ${((got / n) * 100).toFixed(1).padStart(5)}%  (${got})`;
+        });
+        for (const [other, c] of counts) rows.push(`  ${other.padEnd(32)}     – → ${((c / n) * 100).toFixed(1).padStart(5)}%  (${c})`);
+        process.stdout.write(rows.join('\n') + '\n');
+      }
+    }
     return 0;
   } finally {
     client.close();
