@@ -365,13 +365,26 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
 
     // Objects first, controllers after: the initial sync is then one
     // reconcile per Service, rather than one per pod event of the setup.
+    // Concurrent Service creates contend on the ClusterIP allocation state;
+    // the server gives up after a number of CAS conflicts (500, seen with
+    // SQLite). Retried here, and reported, so the churn can still be measured.
+    let allocRetries = 0;
     await pool(services, o.concurrency, async (s) => {
-      await client.create(R.services, s.ns, {
-        apiVersion: 'v1', kind: 'Service', metadata: { name: s.name, namespace: s.ns },
-        spec: { selector: { app: s.name }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
-      });
+      for (let attempt = 0; ; attempt++) {
+        try {
+          await client.create(R.services, s.ns, {
+            apiVersion: 'v1', kind: 'Service', metadata: { name: s.name, namespace: s.ns },
+            spec: { selector: { app: s.name }, ports: [{ name: 'http', port: 80, targetPort: 8080, protocol: 'TCP' }] },
+          });
+          break;
+        } catch (e) {
+          if (attempt >= 10 || !(e instanceof Error) || !e.message.includes('too many conflicts')) throw e;
+          allocRetries++;
+        }
+      }
       created++;
     });
+    if (allocRetries) log(`  [${storage}] ${allocRetries} Service creates failed with "too many conflicts writing allocation state" and were retried`);
     await pool(pods, o.concurrency, async (p) => {
       const svcName = p.svc.slice(p.svc.indexOf('/') + 1);
       await client.create(R.pods, p.ns, {

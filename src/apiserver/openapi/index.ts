@@ -10,10 +10,10 @@
 // scripts/gen-openapi.mjs from the kubernetes-types declarations.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { groupVersion, resources, type ResourceInfo } from '../../api/resources.js';
+import { packageRoot } from '../pkgroot.js';
 
 /** The server version the documents advertise; matches what /version serves. */
 export const KUBERNETES_VERSION = 'v1.32.4';
@@ -53,21 +53,6 @@ type JsonObject = { [key: string]: Json };
 const REF_PREFIX = '#/components/schemas/';
 let definitionsCache: Readonly<Record<string, Schema>> | undefined;
 
-/** The package root: the nearest directory above this module whose package.json is svcnet's. */
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'svcnet') return dir;
-      } catch { /* not ours; keep walking */ }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('openapi: cannot find the svcnet package root above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
 
 /** Every component schema svcnet publishes, by Kubernetes definition name. */
 export function definitions(): Readonly<Record<string, Schema>> {

@@ -1,8 +1,8 @@
 // The field table of the Kubernetes protobuf messages, generated from a kubectl binary
 // by scripts/gen-protobuf.mjs (see that script for the format and the facts behind it).
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../pkgroot.js';
 
 /** `[jsonName, type, flags?]`; flags: r repeated, m map<string,type>, i inline, o omit when zero. */
 export type FieldSpec = readonly [jsonName: string, type: string, flags?: string];
@@ -26,20 +26,6 @@ export const SCALAR_TYPES = new Set([
 
 let cache: ProtobufSchema | undefined;
 
-function packageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const pkg = join(dir, 'package.json');
-    if (existsSync(pkg)) {
-      try {
-        if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: unknown }).name === 'svcnet') return dir;
-      } catch { /* not ours; keep walking */ }
-    }
-    const up = dirname(dir);
-    if (up === dir) throw new Error('protobuf: cannot find the svcnet package root above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-}
 
 /** The directory of this folder's sources (schema.json, testdata/), found from the package root. */
 export function protobufSourceDir(): string {
