@@ -74,7 +74,25 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
   const m = { reconciles: 0, errors: 0, actions: 0, eventsRecorded: 0, lastDurationMs: 0, lastError: undefined as string | undefined };
   let closed = false;
 
+  /** Checks of keys waiting for their writes to show up in the caches. */
+  const visibilityWaiters = new Set<() => void>();
+  /**
+   * Objects this controller wrote, by resource/namespace/name → resourceVersion.
+   * The informer's echo of a controller's own write changes nothing it did not
+   * already decide, so it does not enqueue the key again (kube's controllers
+   * keep the same kind of tracker, e.g. EndpointSliceTracker.ShouldSync).
+   */
+  const ownWrites = new Map<string, string>();
+  const writeKey = (r: ResourceInfo, ns: string | undefined, name: string) => `${r.group}/${r.plural}/${r.namespaced ? ns ?? '' : ''}/${name}`;
+
   const enqueue = (r: ResourceInfo, obj: KObject, old?: KObject) => {
+    for (const w of visibilityWaiters) w();
+    const wk = writeKey(r, obj.metadata?.namespace, obj.metadata?.name ?? '');
+    const rv = ownWrites.get(wk);
+    if (rv !== undefined) {
+      ownWrites.delete(wk);
+      if (rv === obj.metadata?.resourceVersion) return;
+    }
     let keys: string[];
     try {
       keys = reconciler.keysFor(r, obj, old, cache);
@@ -151,18 +169,15 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
     const pending = ws.filter((w) => !visible(w));
     if (!pending.length) return Promise.resolve();
     return new Promise((resolve) => {
-      const regs: Registration[] = [];
       let timer: unknown;
       const finish = () => {
-        regs.forEach((r) => r.dispose());
+        visibilityWaiters.delete(check);
         clock.clearTimeout(timer);
         resolve();
       };
       const check = () => { if (closed || pending.every(visible)) finish(); };
-      for (const key of new Set(pending.map((w) => `${w.r.group}/${w.r.plural}`))) {
-        const inf = deps.informers.existing(watched.get(key)!);
-        if (inf) regs.push(inf.addEventHandler({ onAdd: check, onUpdate: check, onDelete: check }));
-      }
+      // Checked from the informers' one shared handler (registering a handler per write would replay the whole cache each time).
+      visibilityWaiters.add(check);
       timer = clock.setTimeout(finish, maxWaitMs);
       check();
     });
@@ -197,7 +212,11 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
       for (const a of plan.actions) {
         try {
           const w = await apply(a);
-          if (w) written.push(w);
+          if (w) {
+            written.push(w);
+            if (w.rv !== undefined && !w.gone) ownWrites.set(writeKey(w.r, w.namespace, w.name), String(w.rv));
+            if (ownWrites.size > 100_000) ownWrites.clear();
+          }
           m.actions++;
         } catch (e) {
           if (benign(a, e)) { m.actions++; continue; }

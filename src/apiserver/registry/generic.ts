@@ -246,7 +246,28 @@ export class Registry {
   }
 
   /** Creates obj (already namespaced and named by the caller, or with generateName). */
-  async create(obj: Obj, opts: WriteOptions & { internal?: boolean } = {}): Promise<Obj> {
+  /**
+   * Writes that carry allocation state (txnExtras) are serialised within this
+   * process: every one of them compares the same allocation key, so running
+   * them concurrently only makes all but one fail their compare and retry
+   * (under group commit, a whole batch at a time). One API server owns a store
+   * (SQLite is opened exclusively), so a local queue is enough; the compare
+   * still guards against anything else.
+   */
+  private allocationQueue: Promise<unknown> = Promise.resolve();
+
+  private serialised<T>(f: () => Promise<T>): Promise<T> {
+    if (!this.strategy.txnExtras) return f();
+    const run = this.allocationQueue.then(f, f);
+    this.allocationQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  create(obj: Obj, opts: WriteOptions & { internal?: boolean } = {}): Promise<Obj> {
+    return this.serialised(() => this.createNow(obj, opts));
+  }
+
+  private async createNow(obj: Obj, opts: WriteOptions & { internal?: boolean }): Promise<Obj> {
     const s = this.strategy;
     obj = clone(obj);
     obj.apiVersion = groupVersion(this.info);
@@ -298,7 +319,13 @@ export class Registry {
    * finalizer changes): `mutate` builds the desired object from the current
    * one; it is re-run on a CAS conflict unless the caller pinned a resourceVersion.
    */
-  async guaranteedUpdate(
+  guaranteedUpdate(...args: Parameters<Registry['guaranteedUpdateNow']>): Promise<{ obj: Obj; created: boolean }> {
+    // A create-if-absent (server-side apply) calls create() from inside: only the outer write waits in the queue.
+    if (args[3]?.createIfAbsent) return this.guaranteedUpdateNow(...args);
+    return this.serialised(() => this.guaranteedUpdateNow(...args));
+  }
+
+  private async guaranteedUpdateNow(
     namespace: string | undefined,
     name: string,
     mutate: (current: Obj) => Obj | Promise<Obj>,
@@ -396,7 +423,11 @@ export class Registry {
    * that a node must stop first) get deletionTimestamp and stay until the
    * last finalizer is removed. Returns the object and whether it is gone.
    */
-  async delete(namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ obj: Obj; deleted: boolean }> {
+  delete(namespace: string | undefined, name: string, opts: DeleteOptions = {}): Promise<{ obj: Obj; deleted: boolean }> {
+    return this.serialised(() => this.deleteNow(namespace, name, opts));
+  }
+
+  private async deleteNow(namespace: string | undefined, name: string, opts: DeleteOptions): Promise<{ obj: Obj; deleted: boolean }> {
     const key = this.key(namespace, name);
     for (let attempt = 0; ; attempt++) {
       const kv = await this.store.get(key);
