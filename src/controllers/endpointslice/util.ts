@@ -116,10 +116,16 @@ export function isServiceIPSet(svc: Service): boolean {
 
 /** The pods of the Service's namespace its selector matches, by name. */
 export function selectedPods(svc: Service, cache: Cache): Pod[] {
+  if (!hasSelector(svc)) return [];
   const ns = svc.metadata?.namespace ?? '';
-  return listAs<Pod>(cache, R.pods, ns)
-    .filter((p) => serviceSelects(svc, p.metadata?.labels))
-    .sort(byName);
+  // The selector is a plain equality map: compare it directly, once per pod, with no copy of the cache.
+  const want = Object.entries(svc.spec!.selector!);
+  const out: Pod[] = [];
+  for (const o of cache.list(R.pods, ns)) {
+    const labels = o.metadata?.labels;
+    if (labels && want.every(([k, v]) => labels[k] === v)) out.push(o as unknown as Pod);
+  }
+  return out.sort(byName);
 }
 
 /** metav1.NewControllerRef. */
