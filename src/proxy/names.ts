@@ -47,8 +47,22 @@ export function base32(bytes: Uint8Array): string {
   return out;
 }
 
+/**
+ * Names are pure functions of their inputs and the same ones recur in every
+ * sync (and several times per render), so hashes are memoised; the cache is
+ * dropped whole when it grows past a bound (a cluster's worth of endpoints).
+ */
+const hashMemo = new Map<string, string>();
+const HASH_MEMO_MAX = 500_000;
+
 function sha256Base32(s: string): string {
-  return base32(createHash('sha256').update(s, 'utf8').digest());
+  let h = hashMemo.get(s);
+  if (h === undefined) {
+    if (hashMemo.size >= HASH_MEMO_MAX) hashMemo.clear();
+    h = base32(createHash('sha256').update(s, 'utf8').digest());
+    hashMemo.set(s, h);
+  }
+  return h;
 }
 
 /** kube-proxy's ServicePortName.String(): `ns/name:port`, or `ns/name` for an unnamed port. */
