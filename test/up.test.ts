@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,6 +92,32 @@ function scenario(dataplane: string): void {
       assert.equal(tr.code, 0, tr.stderr);
       const measured = [...tr.stdout.matchAll(/^ {2}(web-\S+)\s+33\.3% →\s+[\d.]+%\s+\((\d+)\)$/gm)];
       assert.ok(measured.length >= 3, tr.stdout);
+      // A readiness probe failing takes the pod out of the Service's EndpointSlice; passing brings it back.
+      const flag = join(dir, 'ready-flag');
+      const probePod = `apiVersion: v1
+kind: Pod
+metadata: {name: probed, labels: {app: web}}
+spec:
+  containers:
+  - name: c
+    image: nginx
+    readinessProbe:
+      exec: {command: [cat, ${flag}]}
+      periodSeconds: 1
+      failureThreshold: 1
+`;
+      await run('/usr/bin/kubectl', ['apply', '-f', '-'], { env, input: probePod });
+      const readyInSlice = async () => {
+        const slices = JSON.parse(await k(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'])).items;
+        const ep = slices.flatMap((x: { endpoints?: { targetRef?: { name: string }; conditions: { ready: boolean } }[] }) => x.endpoints ?? []).find((e: { targetRef?: { name: string } }) => e.targetRef?.name === 'probed');
+        return ep ? String(ep.conditions.ready) : 'absent';
+      };
+      await until(readyInSlice, (v) => v === 'false', 'probed pod listed but not ready');
+      writeFileSync(flag, 'ok');
+      await until(readyInSlice, (v) => v === 'true', 'probed pod ready once its probe passes');
+      rmSync(flag);
+      await until(readyInSlice, (v) => v === 'false', 'probed pod leaves the ready endpoints when its probe fails');
+      await k(['delete', 'pod', 'probed', '--wait=false']);
       // kubectl logs goes API server → node agent's container log.
       await k(['logs', pods[0]!, '--tail=5']);
       const rules = (await run(process.execPath, [svcnetMain, 'rules', 'node-1', '--data-dir', dir], { env })).stdout;
