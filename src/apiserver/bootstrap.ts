@@ -8,6 +8,7 @@ import { StatusError } from '../api/errors.js';
 import { numRepairsBeforeLeakCleanup, repairServiceAllocations, type RepairFinding, type RepairLeaks } from './registry/allocator/repair.js';
 import { snapshotServiceAllocators } from './registry/allocator/service.js';
 import { newIPRange } from './registry/allocator/ip.js';
+import { formatIP, parseCIDRSloppy } from '../api/validation/ip.js';
 import { loadAllocatorState, SERVICE_RANGES_KEY } from './registry/service.js';
 import { nowTimestamp, randomSuffix } from './registry/generic.js';
 import type { ApiServer } from './server.js';
@@ -26,34 +27,27 @@ export async function ensureSystemNamespaces(api: ApiServer): Promise<void> {
   }
 }
 
-/** The first usable IP of the (primary) service range: where `kubernetes` lives. */
-export function kubernetesServiceIP(serviceClusterIPRange: string): string {
+/**
+ * The n-th address of the (primary) service range: network + n. The network
+ * address is never handed out, so `kubernetes` lives at n = 1 and DNS at n = 10.
+ */
+export function serviceRangeIP(serviceClusterIPRange: string, n: number): string {
   const primary = serviceClusterIPRange.split(',')[0]!.trim();
   newIPRange(primary); // throws kube's message for an unusable range
-  // The network address is never handed out: the first IP is network + 1.
-  const [addr, bits] = primary.split('/');
-  if (addr!.includes(':')) {
-    const big = ipv6ToBigInt(addr!) + 1n;
-    return bigIntToIPv6(big);
+  const cidr = parseCIDRSloppy(primary)!;
+  const bytes = Uint8Array.from(cidr.network.bytes);
+  let carry = n;
+  for (let i = bytes.length - 1; i >= 0 && carry > 0; i--) {
+    const v = bytes[i]! + carry;
+    bytes[i] = v & 255;
+    carry = v >> 8;
   }
-  const n = addr!.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  const first = ((n & mask) >>> 0) + 1;
-  return [24, 16, 8, 0].map((s) => (first >>> s) & 255).join('.');
+  return formatIP({ family: cidr.network.family, bytes });
 }
 
-function ipv6ToBigInt(a: string): bigint {
-  const [head, tail] = a.split('::') as [string, string | undefined];
-  const h = head ? head.split(':') : [];
-  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
-  const groups = tail === undefined ? h : [...h, ...Array(8 - h.length - t.length).fill('0'), ...t];
-  return groups.reduce((acc, g) => (acc << 16n) + BigInt(parseInt(g || '0', 16)), 0n);
-}
-
-function bigIntToIPv6(n: bigint): string {
-  const parts: string[] = [];
-  for (let i = 7; i >= 0; i--) parts.push(((n >> BigInt(i * 16)) & 0xffffn).toString(16));
-  return parts.join(':').replace(/(^|:)0(:0)+(:|$)/, '::');
+/** The first usable IP of the (primary) service range: where `kubernetes` lives. */
+export function kubernetesServiceIP(serviceClusterIPRange: string): string {
+  return serviceRangeIP(serviceClusterIPRange, 1);
 }
 
 /**

@@ -235,8 +235,7 @@ export class ApiServer {
 
   private async get(ctx: Ctx, reg: Registry, info: RequestInfo): Promise<void> {
     const obj = await reg.get(info.namespace, info.name!);
-    const out = info.subresource === 'status' ? obj : obj;
-    const { body, contentType } = this.encodeOne(ctx, reg, out);
+    const { body, contentType } = this.encodeOne(ctx, reg, obj);
     sendJSON(ctx.res, 200, body, contentType);
   }
 

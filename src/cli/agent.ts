@@ -1,14 +1,13 @@
 // `svcnet agent`: one node agent alone ("kubelet + CNI") against any API server,
 // for a node namespace that already exists (svcnet up builds them).
-import { HttpClient } from '../client/http.js';
-import { defaultKubeconfigPath, loadKubeconfig } from '../client/kubeconfig.js';
+import { clientFromFlag, kubeconfigFlag } from './connect.js';
 import { startNodeAgent } from '../node/agent.js';
 import { setLogLevel, type Level } from '../log.js';
-import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
+import { helpText, parseArgs, UsageError, type FlagSpec, untilInterrupted } from './args.js';
 
 const flags: FlagSpec[] = [
   { name: 'node-name', type: 'string', help: 'the Node to register and run pods for (required)' },
-  { name: 'kubeconfig', type: 'string', help: 'kubeconfig of the API server (default $KUBECONFIG or ~/.kube/config)' },
+  kubeconfigFlag,
   { name: 'netns', type: 'string', help: 'the node\'s network namespace (required)' },
   { name: 'lan-ip', type: 'string', help: 'the node\'s InternalIP (required)' },
   { name: 'pod-cidr', type: 'string', help: 'the node\'s pod CIDR, e.g. 10.244.1.0/24 (required)' },
@@ -27,13 +26,13 @@ export async function agentCommand(argv: string[]): Promise<number> {
   if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]}`);
   for (const req of ['node-name', 'netns', 'lan-ip', 'pod-cidr']) if (!f[req]) throw new UsageError(`--${req} is required`);
   setLogLevel(String(f['log-level']) as Level);
-  const client = new HttpClient(loadKubeconfig((f['kubeconfig'] as string | undefined) ?? defaultKubeconfigPath(process.env)));
+  const client = clientFromFlag(f['kubeconfig']);
   const agent = await startNodeAgent({
     client, nodeName: String(f['node-name']), prefix: String(f['prefix']), dataDir: String(f['data-dir']),
     nodeNetns: String(f['netns']), lanIP: String(f['lan-ip']), podCIDR: String(f['pod-cidr']), dnsIP: String(f['cluster-dns']),
   });
   process.stdout.write(`svcnet agent running node ${agent.nodeName}\n`);
-  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  await untilInterrupted();
   await agent.close();
   client.close();
   return 0;

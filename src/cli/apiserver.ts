@@ -1,7 +1,7 @@
 // `svcnet apiserver`: the API server alone, in the foreground.
 import { startApiServer } from '../apiserver/index.js';
 import { setLogLevel, type Level } from '../log.js';
-import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec } from './args.js';
+import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec, untilInterrupted } from './args.js';
 
 const flags: FlagSpec[] = [
   { name: 'listen', type: 'string', default: '127.0.0.1:6443', help: 'address to serve on; port 0 picks a free port' },
@@ -34,11 +34,7 @@ export async function apiserverCommand(argv: string[]): Promise<number> {
   });
   process.stdout.write(`svcnet apiserver serving on ${running.url} (storage ${storage})\n`);
   if (running.kubeconfigPath) process.stdout.write(`kubeconfig: ${running.kubeconfigPath}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-  });
+  await untilInterrupted();
   await running.close();
   return 0;
 }

@@ -76,3 +76,11 @@ export function parseHostPort(s: string): { host: string; port: number } {
   if (port > 65535) throw new UsageError(`invalid port in "${s}"`);
   return { host: m[1] || '127.0.0.1', port };
 }
+
+/** Resolves once the user interrupts (Ctrl-C) or the process is asked to stop. */
+export function untilInterrupted(): Promise<void> {
+  return new Promise((resolve) => {
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+}

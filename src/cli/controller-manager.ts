@@ -1,13 +1,12 @@
 // `svcnet controller-manager`: the controllers alone, as clients of any API server.
-import { HttpClient } from '../client/http.js';
-import { loadKubeconfig, defaultKubeconfigPath } from '../client/kubeconfig.js';
+import { clientFromFlag, kubeconfigFlag } from './connect.js';
 import { startControllerManager } from '../controllers/manager.js';
 import { controllerNames, defaultReconcilers } from '../controllers/all.js';
 import { logger, setLogLevel, type Level } from '../log.js';
-import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
+import { helpText, parseArgs, UsageError, type FlagSpec, untilInterrupted } from './args.js';
 
 const flags: FlagSpec[] = [
-  { name: 'kubeconfig', type: 'string', help: 'kubeconfig of the API server (default $KUBECONFIG or ~/.kube/config)' },
+  kubeconfigFlag,
   { name: 'disable', type: 'string', default: '', help: `comma-separated controllers to leave out (${controllerNames.join(', ')})` },
   { name: 'max-endpoints-per-slice', type: 'number', default: 100, help: 'endpoints per EndpointSlice' },
   { name: 'log-level', type: 'string', default: 'info', help: 'debug | info | warn | error' },
@@ -23,13 +22,12 @@ export async function controllerManagerCommand(argv: string[]): Promise<number> 
   setLogLevel(String(f['log-level']) as Level);
   const disabled = String(f['disable']).split(',').map((s) => s.trim()).filter(Boolean);
   for (const d of disabled) if (!(controllerNames as readonly string[]).includes(d)) throw new UsageError(`unknown controller in --disable: ${d}`);
-  const path = (f['kubeconfig'] as string | undefined) ?? defaultKubeconfigPath(process.env);
-  const client = new HttpClient(loadKubeconfig(path));
+  const client = clientFromFlag(f['kubeconfig']);
   const cm = startControllerManager(client, defaultReconcilers({ disabled, maxEndpointsPerSlice: Number(f['max-endpoints-per-slice']) }));
   await cm.waitForSync();
   logger.info('controllers running', { controllers: cm.controllers.length });
   process.stdout.write(`svcnet controller-manager: ${cm.controllers.length} controllers running against ${client.server}\n`);
-  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  await untilInterrupted();
   await cm.close();
   client.close();
   return 0;

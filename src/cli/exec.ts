@@ -1,7 +1,6 @@
 // `svcnet exec client|node/NAME|pod/NAME [-n NS] -- CMD…`: run a command in
 // one of the cluster's network namespaces.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { findResource } from '../api/resources.js';
@@ -9,6 +8,7 @@ import { HttpClient } from '../client/http.js';
 import { loadKubeconfig } from '../client/kubeconfig.js';
 import { clientNetnsName, nodeNetnsName, podNetnsName } from '../node/names.js';
 import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
+import { readClusterState } from './connect.js';
 
 const flags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '.svcnet', help: 'the cluster\'s data directory' },
@@ -25,9 +25,7 @@ export async function execCommand(argv: string[]): Promise<number> {
   const { flags: f, positional, rest } = parseArgs(argv, flags);
   if (positional.length !== 1 || !rest.length) throw new UsageError('usage: svcnet exec client|node/NAME|pod/NAME [-n NS] -- CMD…');
   const dataDir = resolve(String(f['data-dir']));
-  const statePath = join(dataDir, 'cluster.json');
-  if (!existsSync(statePath)) throw new Error(`no running cluster with nodes in ${dataDir} (no cluster.json)`);
-  const { prefix } = JSON.parse(readFileSync(statePath, 'utf8')) as { prefix: string };
+  const { prefix } = readClusterState(dataDir);
   const target = positional[0]!;
   let ns: string;
   if (target === 'client') ns = clientNetnsName(prefix);

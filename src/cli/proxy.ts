@@ -1,13 +1,12 @@
 // `svcnet proxy`: one node's service proxy alone, against any API server.
-import { HttpClient } from '../client/http.js';
-import { defaultKubeconfigPath, loadKubeconfig } from '../client/kubeconfig.js';
+import { clientFromFlag, kubeconfigFlag } from './connect.js';
 import { startProxy } from '../proxy/runtime/proxy.js';
 import { setLogLevel, type Level } from '../log.js';
-import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
+import { helpText, parseArgs, UsageError, type FlagSpec, untilInterrupted } from './args.js';
 
 const flags: FlagSpec[] = [
   { name: 'node-name', type: 'string', help: 'the Node this proxy runs on (required)' },
-  { name: 'kubeconfig', type: 'string', help: 'kubeconfig of the API server (default $KUBECONFIG or ~/.kube/config)' },
+  kubeconfigFlag,
   { name: 'mode', type: 'string', default: 'nftables', help: 'nftables | iptables | userspace' },
   { name: 'netns', type: 'string', help: 'program the rules in this network namespace (default: this one)' },
   { name: 'cluster-cidr', type: 'string', default: '10.244.0.0/16', help: 'pod CIDR (masquerade decisions)' },
@@ -28,13 +27,13 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const mode = String(f['mode']);
   if (!['nftables', 'iptables', 'userspace'].includes(mode)) throw new UsageError(`--mode must be nftables, iptables or userspace, not "${mode}"`);
   setLogLevel(String(f['log-level']) as Level);
-  const client = new HttpClient(loadKubeconfig((f['kubeconfig'] as string | undefined) ?? defaultKubeconfigPath(process.env)));
+  const client = clientFromFlag(f['kubeconfig']);
   const proxy = await startProxy({
     client, nodeName: node, mode: mode as 'nftables' | 'iptables' | 'userspace', netns: f['netns'] as string | undefined,
     clusterCIDR: String(f['cluster-cidr']), metricsAddress: String(f['metrics-bind-address']), minSyncPeriodMs: Number(f['min-sync-period']),
   });
   process.stdout.write(`svcnet proxy (${mode}) for node ${node}${proxy.metricsUrl ? `, metrics at ${proxy.metricsUrl}/metrics` : ''}\n`);
-  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  await untilInterrupted();
   await proxy.close();
   client.close();
   return 0;

@@ -1,9 +1,8 @@
 // `svcnet rules <node>`: the rules that node's proxy has programmed, as the kernel reports them.
-import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { listRules } from '../proxy/runtime/apply.js';
 import { nodeNetnsName } from '../node/names.js';
 import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
+import { readClusterState } from './connect.js';
 
 const flags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '.svcnet', help: 'the cluster\'s data directory' },
@@ -17,9 +16,7 @@ export async function rulesCommand(argv: string[]): Promise<number> {
   }
   const { flags: f, positional } = parseArgs(argv, flags);
   if (positional.length !== 1) throw new UsageError('want exactly one NODE (see svcnet rules --help)');
-  const statePath = join(resolve(String(f['data-dir'])), 'cluster.json');
-  if (!existsSync(statePath)) throw new Error(`no running cluster with nodes in ${resolve(String(f['data-dir']))} (no cluster.json)`);
-  const { prefix, nodes, dataplane } = JSON.parse(readFileSync(statePath, 'utf8')) as { prefix: string; nodes: string[]; dataplane?: string };
+  const { prefix, nodes, dataplane } = readClusterState(String(f['data-dir']));
   const mode = String(f['mode'] ?? dataplane ?? 'nftables');
   if (mode !== 'nftables' && mode !== 'iptables') throw new UsageError(`--mode must be nftables or iptables, not "${mode}"`);
   const node = positional[0]!.replace(/^node\//, '');

@@ -3,8 +3,9 @@
 import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { findResource } from '../api/resources.js';
-import { HttpClient } from '../client/http.js';
-import { defaultKubeconfigPath, loadKubeconfig } from '../client/kubeconfig.js';
+import { execFile } from 'node:child_process';
+import { clientNetnsName, nodeNetnsName, podNetnsName } from '../node/names.js';
+import { clientFromFlag, kubeconfigFlag, readClusterState } from './connect.js';
 import { explainService } from '../proxy/explain.js';
 import { formatTrace } from '../proxy/trace.js';
 import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
@@ -16,25 +17,21 @@ const flags: FlagSpec[] = [
   { name: 'node', type: 'string', help: 'node whose rules are traced (default: the first node)' },
   { name: 'mode', type: 'string', default: 'nftables', help: 'data plane to trace: nftables | iptables' },
   { name: 'cluster-cidr', type: 'string', default: '10.244.0.0/16', help: 'pod CIDR (masquerade decisions)' },
-  { name: 'kubeconfig', type: 'string', help: 'kubeconfig (default $KUBECONFIG or ~/.kube/config)' },
+  kubeconfigFlag,
   { name: 'measure', type: 'number', default: 0, help: 'also send N real HTTP requests from there and show the observed split' },
   { name: 'data-dir', type: 'string', default: '.svcnet', help: 'the cluster\'s data directory (for --measure)' },
   { name: 'output', short: 'o', type: 'string', default: '', help: 'json for machine output' },
 ];
 
 /** Runs N requests to dst from a cluster namespace and counts which pod answered (built-in images answer their name). */
-async function measure(dataDir: string, from: string, podFrom: string | undefined, dst: string, n: number): Promise<Map<string, number>> {
-  const { execFile } = await import('node:child_process');
-  const { readFileSync } = await import('node:fs');
-  const { join, resolve } = await import('node:path');
-  const { clientNetnsName, nodeNetnsName } = await import('../node/names.js');
-  const state = JSON.parse(readFileSync(join(resolve(dataDir), 'cluster.json'), 'utf8')) as { prefix: string; nodes: string[] };
-  const ns = from === 'client' ? clientNetnsName(state.prefix) : from === 'node' ? nodeNetnsName(state.prefix, state.nodes[0]!) : podFrom!;
+function measure(netns: string, dst: string, n: number): Promise<Map<string, number>> {
   const script = `i=0; while [ $i -lt ${n} ]; do curl -s -m 2 -H 'Connection: close' http://${dst}/ || echo '(no answer)'; echo; i=$((i+1)); done`;
-  const out = await new Promise<string>((res, rej) => execFile('ip', ['netns', 'exec', ns, 'sh', '-c', script], { maxBuffer: 16 << 20 }, (e, o) => (e ? rej(e) : res(o))));
-  const counts = new Map<string, number>();
-  for (const line of out.split('\n').map((l) => l.trim()).filter(Boolean)) counts.set(line, (counts.get(line) ?? 0) + 1);
-  return counts;
+  return new Promise((res, rej) => execFile('ip', ['netns', 'exec', netns, 'sh', '-c', script], { maxBuffer: 16 << 20 }, (e, out) => {
+    if (e) return rej(e);
+    const counts = new Map<string, number>();
+    for (const line of out.split('\n').map((l) => l.trim()).filter(Boolean)) counts.set(line, (counts.get(line) ?? 0) + 1);
+    res(counts);
+  }));
 }
 
 export async function traceCommand(argv: string[]): Promise<number> {
@@ -50,7 +47,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
   if (mode !== 'nftables' && mode !== 'iptables') throw new UsageError(`--mode must be nftables or iptables, not "${mode}"`);
   const output = String(f['output']);
   if (output !== '' && output !== 'json') throw new UsageError(`unsupported output format: ${output}`);
-  const client = new HttpClient(loadKubeconfig((f['kubeconfig'] as string | undefined) ?? defaultKubeconfigPath(process.env)));
+  const client = clientFromFlag(f['kubeconfig']);
   try {
     const [services, slices, nodes] = await Promise.all([
       client.list<Service & { [k: string]: unknown }>(findResource('', 'v1', 'services')!, undefined),
@@ -70,16 +67,18 @@ export async function traceCommand(argv: string[]): Promise<number> {
     const n = Number(f['measure']);
     process.stdout.write(`Service ${f['namespace']}/${positional[0]} traced through node ${e.node} (${e.nodeIPs.join(', ')}), ${e.mode} rules, packet from ${from}:\n`);
     if (!e.paths.length) process.stdout.write('\n(no address of this service is reachable from there)\n');
-    let podNs: string | undefined;
-    if (n > 0 && from === 'pod') {
-      const { podNetnsName } = await import('../node/names.js');
-      const { readFileSync } = await import('node:fs');
-      const { join, resolve } = await import('node:path');
-      const prefix = (JSON.parse(readFileSync(join(resolve(String(f['data-dir'])), 'cluster.json'), 'utf8')) as { prefix: string }).prefix;
-      const pods = await client.list<Pod & { [k: string]: unknown }>(findResource('', 'v1', 'pods')!, String(f['namespace']));
-      const p = pods.items.find((x) => x.status?.phase === 'Running');
-      if (!p) throw new Error(`--measure --from pod needs a Running pod in namespace ${f['namespace']}`);
-      podNs = podNetnsName(prefix, String(f['namespace']), p.metadata!.name!, p.metadata!.uid!);
+    // Where the measured requests start: the client namespace, the first node, or a Running pod.
+    let fromNs: string | undefined;
+    if (n > 0) {
+      const state = readClusterState(String(f['data-dir']));
+      if (from === 'client') fromNs = clientNetnsName(state.prefix);
+      else if (from === 'node') fromNs = nodeNetnsName(state.prefix, state.nodes[0]!);
+      else {
+        const pods = await client.list<Pod & { [k: string]: unknown }>(findResource('', 'v1', 'pods')!, String(f['namespace']));
+        const p = pods.items.find((x) => x.status?.phase === 'Running');
+        if (!p) throw new Error(`--measure --from pod needs a Running pod in namespace ${f['namespace']}`);
+        fromNs = podNetnsName(state.prefix, String(f['namespace']), p.metadata!.name!, p.metadata!.uid!);
+      }
     }
     const podsByIP = new Map<string, string>();
     if (n > 0) {
@@ -90,7 +89,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
       process.stdout.write(`\n== ${p.target}\n${formatTrace(p.trace)}`);
       if (n > 0 && p.trace.verdict === 'DNAT') {
         const dst = p.target.split(' ')[1]!.replace(/\/(TCP|UDP|SCTP)$/, '');
-        const counts = await measure(String(f['data-dir']), from, podNs, dst, n);
+        const counts = await measure(fromNs!, dst, n);
         process.stdout.write(`measured over ${n} requests (expected → observed):\n`);
         const rows = p.trace.endpoints.map((ep) => {
           const pod = podsByIP.get(ep.ip) ?? ep.ip;

@@ -1,7 +1,7 @@
 // `svcnet up`: everything in one process, in the foreground.
 import { up, renderSummary, type Dataplane } from '../cluster/up.js';
 import { setLogLevel, type Level } from '../log.js';
-import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec } from './args.js';
+import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec, untilInterrupted } from './args.js';
 
 const flags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '.svcnet', help: 'state, certificates and the admin kubeconfig' },
@@ -42,7 +42,7 @@ export async function upCommand(argv: string[]): Promise<number> {
   });
   if (output === 'json') process.stdout.write(JSON.stringify(cluster.summary(), null, 2) + '\n');
   else if (!f['quiet']) process.stdout.write(renderSummary(cluster.summary()));
-  await new Promise<void>((resolve) => { process.once('SIGINT', resolve); process.once('SIGTERM', resolve); });
+  await untilInterrupted();
   if (!quiet) process.stdout.write('\nStopping…\n');
   await cluster.close();
   return 0;

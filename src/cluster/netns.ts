@@ -12,6 +12,8 @@ import { createTopology, destroyTopology, type Topology } from '../node/topology
 import { startNodeAgent, type NodeAgent } from '../node/agent.js';
 import { IpNetns, runCommand } from '../node/netns.js';
 import { podNetnsName } from '../node/names.js';
+import { cidrContains, parseCidr4 } from '../node/ipv4.js';
+import { serviceRangeIP } from '../apiserver/bootstrap.js';
 import { startProxy, type RunningProxy } from '../proxy/runtime/proxy.js';
 import { logger } from '../log.js';
 import { announcementDiff, announcements } from './announcer.js';
@@ -43,23 +45,6 @@ export interface NetnsCluster {
 
 const R = (group: string, plural: string) => findResource(group, 'v1', plural)!;
 
-/** The n-th address of the (primary) service range: .1 is `kubernetes`, .10 is DNS. */
-export function nthServiceIP(range: string, n: number): string {
-  const [addr, bits] = range.split(',')[0]!.trim().split('/');
-  const base = addr!.split('.').reduce((a, o) => a * 256 + Number(o), 0);
-  const mask = Number(bits) === 0 ? 0 : (~0 << (32 - Number(bits))) >>> 0;
-  const ip = ((base & mask) >>> 0) + n;
-  return [24, 16, 8, 0].map((s) => (ip >>> s) & 255).join('.');
-}
-
-function lanContains(cidr: string): (ip: string) => boolean {
-  const [a, b] = cidr.split('/');
-  const toN = (x: string) => x.split('.').reduce((s, o) => s * 256 + Number(o), 0) >>> 0;
-  const mask = (~0 << (32 - Number(b))) >>> 0;
-  const net = (toN(a!) & mask) >>> 0;
-  return (ip) => ((toN(ip) & mask) >>> 0) === net;
-}
-
 async function ensure(client: Client, r: ReturnType<typeof R>, ns: string | undefined, obj: KObject): Promise<void> {
   try {
     await client.create(r, ns, obj);
@@ -82,7 +67,7 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
       (t) => `LAN ${t.lan.cidr}`);
     closers.push(() => destroyTopology(o.prefix, { netns }).then(() => undefined));
     const first = topology.nodes[0]!;
-    const dnsIP = nthServiceIP(o.serviceClusterIPRange, 10);
+    const dnsIP = serviceRangeIP(o.serviceClusterIPRange, 10);
 
     // The API server reaches pod IPs through a relay in the first node.
     const relaySock = join(o.dataDir, 'relay.sock');
@@ -139,7 +124,8 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
     }, () => topology.nodes.map((n) => `${n.name}=${n.lanIP}`).join(' '));
 
     servePodLogs(o.api);
-    const announcer = startAnnouncer(o.client, topology, netns, lanContains(topology.lan.cidr));
+    const lan = parseCidr4(topology.lan.cidr);
+    const announcer = startAnnouncer(o.client, topology, netns, (ip) => cidrContains(lan, ip));
     closers.push(() => announcer.close());
     return { topology, agents, proxies, dnsIP, lbPool: o.lbPool, close: closeAll };
   } catch (e) {
