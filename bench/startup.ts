@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
 
 const self = fileURLToPath(import.meta.url);
-const main = fileURLToPath(new URL('../../bin/svcnet.js', import.meta.url));
+const main = fileURLToPath(new URL('../src/cli/entry.js', import.meta.url));
 
 function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {

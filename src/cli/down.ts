@@ -1,5 +1,6 @@
 // `svcnet down`: removes what a cluster (running or crashed) made.
 import { down } from '../cluster/up.js';
+import { stopRootless } from '../cluster/rootless.js';
 import { helpText, parseArgs, UsageError, type FlagSpec } from './args.js';
 
 const flags: FlagSpec[] = [
@@ -13,6 +14,10 @@ export async function downCommand(argv: string[]): Promise<number> {
   }
   const { flags: f, positional } = parseArgs(argv, flags);
   if (positional.length) throw new UsageError(`unexpected argument: ${positional[0]}`);
+  if (stopRootless(String(f['data-dir']))) {
+    process.stdout.write('stopped the rootless cluster (its namespaces and processes ended with it)\n');
+    return 0;
+  }
   const removed = await down(String(f['data-dir']));
   process.stdout.write(removed.length ? `removed ${removed.length} namespaces: ${removed.join(' ')}\n` : 'nothing to remove\n');
   return 0;

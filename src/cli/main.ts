@@ -12,6 +12,7 @@ import { execCommand } from './exec.js';
 import { proxyCommand } from './proxy.js';
 import { rulesCommand } from './rules.js';
 import { agentCommand } from './agent.js';
+import { reenterRootless } from '../cluster/rootless.js';
 
 interface Command {
   summary: string;
@@ -33,6 +34,19 @@ const commands: Record<string, Command> = {
   kubeconfig: { summary: 'print the admin kubeconfig path of a running cluster', run: kubeconfigCommand },
 };
 
+const NEEDS_NAMESPACES = new Set(['exec', 'rules', 'trace']);
+
+/** --data-dir of a command line (before any `--`), default .svcnet. */
+function dataDirOf(argv: string[]): string {
+  const end = argv.indexOf('--');
+  const head = end >= 0 ? argv.slice(0, end) : argv;
+  for (let i = 0; i < head.length; i++) {
+    if (head[i] === '--data-dir') return head[i + 1] ?? '.svcnet';
+    if (head[i]!.startsWith('--data-dir=')) return head[i]!.slice('--data-dir='.length);
+  }
+  return '.svcnet';
+}
+
 function usage(): string {
   const w = Math.max(...Object.keys(commands).map((k) => k.length)) + 2;
   return `svcnet: Kubernetes Service networking, for real.\n\nUsage:\n  svcnet <command> [flags]\n\nCommands:\n${Object.entries(commands)
@@ -52,7 +66,10 @@ export async function main(argv: string[]): Promise<void> {
     return;
   }
   try {
-    process.exitCode = await cmd.run(rest);
+    // These work inside the cluster's namespaces: without root, enter the rootless cluster's first.
+    const inside = NEEDS_NAMESPACES.has(name) && !rest.includes('--help') && !rest.includes('-h')
+      ? reenterRootless(dataDirOf(rest), argv, process.argv[1]!) : undefined;
+    process.exitCode = await (inside ?? cmd.run(rest));
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
     process.stderr.write(`svcnet ${name}: ${msg}\n`);

@@ -2,6 +2,7 @@
 import { up, renderSummary, type Dataplane } from '../cluster/up.js';
 import { setLogLevel, type Level } from '../log.js';
 import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec, untilInterrupted } from './args.js';
+import { isRoot, LISTEN_FD_ENV, relayHostListener, ROOTLESS_ENV, rootlessUnsupported, runRootlessUp } from '../cluster/rootless.js';
 
 const flags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '.svcnet', help: 'state, certificates and the admin kubeconfig' },
@@ -33,17 +34,26 @@ export async function upCommand(argv: string[]): Promise<number> {
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes must be between 1 and 50`);
   const { host, port } = parseHostPort(String(f['listen']));
   const quiet = f['quiet'] === true || output === 'json';
+  const dataDir = String(f['data-dir']);
+  if (!isRoot() && !process.env[ROOTLESS_ENV] && dataplane !== 'none' && !rootlessUnsupported()) {
+    // Not root: the same cluster, inside a user namespace of our own (see cluster/rootless.ts).
+    if (!/^(127\.|localhost$|::1$)/.test(host)) throw new UsageError(`without root the API server listens on loopback only, not "${host}"`);
+    return runRootlessUp(argv, { dataDir, host, port, entry: process.argv[1]! });
+  }
   if (!quiet) process.stdout.write('Starting svcnet\n');
   const cluster = await up({
-    dataDir: String(f['data-dir']), storage: f['storage'] as string | undefined, listen: { host, port },
+    dataDir, storage: f['storage'] as string | undefined, listen: { host, port },
     serviceClusterIPRange: String(f['service-cluster-ip-range']), serviceNodePortRange: String(f['service-node-port-range']),
     disabledControllers: String(f['disable-controllers']).split(',').filter(Boolean), quiet,
     nodes: Number(f['nodes']), dataplane: dataplane as Dataplane,
   });
   if (output === 'json') process.stdout.write(JSON.stringify(cluster.summary(), null, 2) + '\n');
   else if (!f['quiet']) process.stdout.write(renderSummary(cluster.summary()));
+  const listenFd = process.env[LISTEN_FD_ENV];
+  const hostRelay = listenFd ? await relayHostListener(Number(listenFd), { host: '127.0.0.1', port: Number(new URL(cluster.api.url).port) }) : undefined;
   await untilInterrupted();
   if (!quiet) process.stdout.write('\nStopping…\n');
+  hostRelay?.close();
   await cluster.close();
   return 0;
 }

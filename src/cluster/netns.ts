@@ -40,12 +40,26 @@ export interface NetnsCluster {
   proxies: RunningProxy[];
   dnsIP: string;
   lbPool: string;
+  /**
+   * Stops a node's proxy and starts a new one with the same options (kube-proxy
+   * restarting): rules and conntrack stay in force in between; resolves after the new
+   * proxy's first (full) sync. `proxies` holds the new one afterwards.
+   */
+  restartProxy(nodeName: string): Promise<RunningProxy>;
   close(): Promise<void>;
 }
 
 const R = (group: string, plural: string) => findResource(group, 'v1', plural)!;
 
 async function ensure(client: Client, r: ReturnType<typeof R>, ns: string | undefined, obj: KObject): Promise<void> {
+  // Look first: creating a Service that a previous run left (same data dir) fails on its
+  // ClusterIP ("provided IP is already allocated", 422), as in Kubernetes, before the name's 409.
+  try {
+    await client.get(r, ns, obj.metadata!.name!);
+    return;
+  } catch (e) {
+    if ((e as { code?: number }).code !== 404) throw e;
+  }
   try {
     await client.create(r, ns, obj);
   } catch (e) {

@@ -12,6 +12,7 @@ import { defaultReconcilers } from '../controllers/all.js';
 import { progress } from './progress.js';
 import { startNetnsCluster, type NetnsCluster } from './netns.js';
 import { destroyTopology } from '../node/topology.js';
+import { isRoot, ROOTLESS_ENV, rootlessUnsupported } from './rootless.js';
 
 export type Dataplane = 'auto' | 'nftables' | 'iptables' | 'none';
 
@@ -26,13 +27,14 @@ function onPath(tool: string): boolean {
 
 /** Which data plane `auto` means here, and why. */
 export function chooseDataplane(want: Dataplane): { dataplane: Exclude<Dataplane, 'auto'>; why: string } {
-  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  const root = isRoot();
   if (want === 'none') return { dataplane: 'none', why: 'asked for no nodes' };
-  if (!root) return { dataplane: 'none', why: 'not root: nodes are network namespaces, which need root (control plane only)' };
+  if (!root) return { dataplane: 'none', why: `not root, and no user namespace to be root in: ${rootlessUnsupported() ?? 'not started in one'} (control plane only)` };
+  const as = process.env[ROOTLESS_ENV] ? 'rootless (root in a user namespace)' : 'root';
   if (!onPath('ip')) return { dataplane: 'none', why: '`ip` (iproute2) is not installed (control plane only)' };
   if (want === 'auto') {
-    if (onPath('nft')) return { dataplane: 'nftables', why: 'root and nft present' };
-    if (onPath('iptables-restore')) return { dataplane: 'iptables', why: 'root, no nft, iptables-restore present' };
+    if (onPath('nft')) return { dataplane: 'nftables', why: `${as} and nft present` };
+    if (onPath('iptables-restore')) return { dataplane: 'iptables', why: `${as}, no nft, iptables-restore present` };
     return { dataplane: 'none', why: 'neither nft nor iptables-restore is installed (control plane only)' };
   }
   const tool = want === 'nftables' ? 'nft' : 'iptables-restore';

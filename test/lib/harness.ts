@@ -26,8 +26,8 @@ export interface Harness {
 
 export interface RunResult { code: number; stdout: string; stderr: string }
 
-/** The compiled CLI entry (bin/svcnet.js loads the same file). */
-export const svcnetMain = fileURLToPath(new URL('../../../bin/svcnet.js', import.meta.url));
+/** The CLI entry compiled beside this file (bin/svcnet.js loads the one in dist/). */
+export const svcnetMain = fileURLToPath(new URL('../../src/cli/entry.js', import.meta.url));
 
 export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
   return new Promise((resolve) => {

@@ -1,0 +1,132 @@
+// `svcnet up` without root: the cluster runs in a user namespace of its own
+// (cluster/rootless.ts) with the same kernel data plane. The test drops to the
+// `nobody` user inside a private sandbox (so even a bug in the rootless path
+// cannot touch the host's network), then: kubectl on the host side reaches the
+// API server through the socket handed into the user namespace; a Deployment
+// exposed as a LoadBalancer answers from the client namespace (LB IP and a
+// NodePort) and from a pod by DNS name, through `svcnet exec` entering the
+// cluster's namespaces; `svcnet rules` reads the kernel's rules; Ctrl-C stops
+// it all; after a crash of `up`, `svcnet down` ends the cluster.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
+import { run, svcnetMain } from './lib/harness.js';
+
+const self = fileURLToPath(import.meta.url);
+const NOBODY = 65534;
+const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+
+function unsupported(): string | undefined {
+  const why = sandboxUnsupported();
+  if (why) return why;
+  if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return '`setpriv` is not installed';
+  // The compiled tree must be readable by an unprivileged user, and user namespaces allowed to it.
+  const probe = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(svcnetMain)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
+  if (probe.status !== 0) return `user ${NOBODY} cannot read ${svcnetMain}`;
+  const userns = spawnSync(asNobody[0]!, [...asNobody.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { stdio: 'ignore' });
+  if (userns.status !== 0) return 'unprivileged user namespaces are disabled here';
+  return undefined;
+}
+
+if (process.env[SANDBOX_ENV] !== '1') {
+  test('svcnet up without root: a rootless cluster in a user namespace, in a private sandbox', async (t) => {
+    const why = unsupported();
+    if (why) { t.skip(why); return; }
+    const env = { ...process.env };
+    delete env['NODE_TEST_CONTEXT'];
+    const r = await runInSandbox([process.execPath, '--test-reporter=spec', '--test-concurrency=1', self], { timeoutMs: 180_000, capture: true, env });
+    if (r.code !== 0) assert.fail(`scenario failed in the sandbox (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${r.output}`);
+    for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
+  });
+} else {
+  scenario();
+}
+
+function scenario(): void {
+  const dir = mkdtempSync(join(tmpdir(), 'svcnet-rootless-'));
+  chownSync(dir, NOBODY, NOBODY);
+  const data = join(dir, 'data');
+  const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(data, 'kubeconfig'), LANG: 'C.UTF-8' };
+  const nobody = (cmd: string, args: string[], timeoutMs = 20_000) => run(asNobody[0]!, [...asNobody.slice(1), cmd, ...args], { env, timeoutMs });
+  const svcnet = (args: string[], timeoutMs?: number) => nobody(process.execPath, [svcnetMain, ...args], timeoutMs);
+  const k = async (args: string[]) => {
+    const r = await nobody('/usr/bin/kubectl', args);
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+  let log = '';
+  const until = async <T>(f: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 30_000): Promise<T> => {
+    const t0 = Date.now();
+    for (;;) {
+      const v = await f();
+      if (ok(v)) return v;
+      if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}; last: ${String(v).slice(0, 500)}\n--- svcnet up log:\n${log}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+  const startUp = () => {
+    log = '';
+    const up = spawn(asNobody[0]!, [...asNobody.slice(1), process.execPath, svcnetMain, 'up', '--data-dir', data, '--listen', '127.0.0.1:0', '--nodes', '2'],
+      { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
+    up.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
+    return up;
+  };
+  const exited = (p: ChildProcess) => new Promise<number | null>((r) => { if (p.exitCode !== null) r(p.exitCode); else p.once('exit', (c) => r(c)); });
+
+  test('rootless: kubectl, LB IP, NodePort, DNS, rules; Ctrl-C stops it', { timeout: 120_000 }, async () => {
+    const up = startUp();
+    try {
+      await until(async () => log, (l) => l.includes('svcnet is up.') || up.exitCode !== null, 'svcnet up');
+      assert.match(log, /data plane\s+nftables \(rootless/, log);
+      await until(() => k(['get', 'nodes']), (o) => (o.match(/\sReady\s/g) ?? []).length === 2, 'two Ready nodes');
+      await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=2']);
+      await k(['expose', 'deployment', 'web', '--port=80', '--type=LoadBalancer']);
+      await until(() => k(['get', 'pods', '-l', 'app=web', '--no-headers']), (o) => (o.match(/1\/1\s+Running/g) ?? []).length === 2, '2 ready pods');
+      const svc = JSON.parse(await until(() => k(['get', 'svc', 'web', '-o', 'json']), (o) => !!JSON.parse(o).status?.loadBalancer?.ingress?.[0]?.ip, 'LB IP'));
+      const lb = svc.status.loadBalancer.ingress[0].ip as string;
+      const np = svc.spec.ports[0].nodePort as number;
+      const pods = JSON.parse(await k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: { metadata: { name: string } }) => p.metadata.name) as string[];
+      const fromPod = (o: string) => pods.includes(o);
+      const inNs = async (target: string, cmd: string[]) => (await svcnet(['exec', '--data-dir', data, target, '--', ...cmd])).stdout.trim();
+      await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`]), fromPod, 'curl to the LB IP from the client namespace');
+      await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://172.30.0.11:${np}/`]), fromPod, 'curl to node-2\'s NodePort');
+      await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod');
+      const rules = await svcnet(['rules', 'node-1', '--data-dir', data]);
+      assert.equal(rules.code, 0, rules.stderr);
+      assert.ok(rules.stdout.includes(svc.spec.clusterIP), 'the ClusterIP is programmed in node-1');
+      assert.ok(existsSync(join(data, 'userns.json')));
+    } finally {
+      up.kill('SIGINT');
+    }
+    assert.equal(await exited(up), 0, log);
+    assert.match(log, /Stopping/);
+    assert.ok(!existsSync(join(data, 'userns.json')), 'userns.json removed');
+    assert.ok(!existsSync(join(data, 'cluster.json')), 'cluster.json removed');
+  });
+
+  test('rootless: after `up` crashes, `svcnet down` ends the cluster; a restart on the same data dir works', { timeout: 90_000 }, async () => {
+    const up = startUp();
+    try {
+      await until(async () => log, (l) => l.includes('svcnet is up.') || up.exitCode !== null, 'svcnet up again on the same data dir');
+      assert.match(log, /svcnet is up\./, log);
+      await until(() => k(['get', 'deployment', 'web', '--no-headers']), (o) => /2\/2/.test(o), 'the deployment from the first run is served again');
+      up.kill('SIGKILL');
+      await exited(up);
+      const d = await svcnet(['down', '--data-dir', data]);
+      assert.equal(d.code, 0, d.stderr);
+      assert.match(d.stdout, /stopped the rootless cluster/);
+      assert.ok(!existsSync(join(data, 'userns.json')));
+      // Nothing of the cluster is left: no process of nobody's runs any more.
+      await until(async () => spawnSync('pgrep', ['-u', String(NOBODY)], { encoding: 'utf8' }).stdout.trim(), (o) => o === '', 'no process of the cluster left', 10_000);
+    } finally {
+      if (up.exitCode === null) up.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+}
