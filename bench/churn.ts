@@ -3,6 +3,8 @@
 // patch to the watch event of the EndpointSlice write that reflects it (p50,
 // p90, p99, max) at a steady offered rate, and the API writes each change costs
 // (minimal churn: ideally one EndpointSlice write and one Endpoints write).
+// Several rates (`--rate 20,100,200`) run one after the other on the same
+// cluster, each from a steady state, one result row each.
 //
 // Three processes, so that no timestamp waits behind another component's
 // work: the API server (`svcnet apiserver`), the controller manager (`svcnet
@@ -11,16 +13,16 @@
 // controller manager in this process instead (and reports its own metrics).
 //
 //   npx tsc -p tsconfig.json --outDir .build/churn && node .build/churn/bench/churn.js \
-//     [--services 1000] [--pods 10] [--changes 2000] [--rate 100] [--namespaces 1] [--nodes 3]
+//     [--services 1000] [--pods 10] [--changes 2000] [--rate 100[,200…]] [--namespaces 1] [--nodes 3]
 //     [--storage memory|sqlite|memory,sqlite] [--controllers child|bench [--workers 2]]
 //     [--concurrency 32] [--drain-ms 15000] [--cpu-prof DIR] [--seed 1]
 //
-// At the default size (1k Services × 10 pods, one namespace, memory) a run
-// takes about 1.5 minutes here; --storage memory,sqlite adds a second row
-// (about 2 minutes more).
+// At the default size (1k Services × 10 pods, one namespace, memory) the
+// setup and initial sync take about a minute, then each rate its changes ÷
+// rate seconds and the drain; --storage memory,sqlite repeats it all on SQLite.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { findByKind, type ResourceInfo } from '../src/api/resources.js';
@@ -32,7 +34,7 @@ import { startControllerManager, type RunningControllerManager } from '../src/co
 type Storage = 'memory' | 'sqlite';
 
 interface Options {
-  services: number; pods: number; changes: number; rate: number; namespaces: number; nodes: number;
+  services: number; pods: number; changes: number; rates: number[]; namespaces: number; nodes: number;
   concurrency: number; storages: Storage[]; seed: number; drainMs: number;
   /** Where the controller manager runs: its own process (default) or this one. */
   controllers: 'child' | 'bench';
@@ -51,7 +53,11 @@ interface Result {
   p50: number; p90: number; p99: number; max: number; lost: number;
   /** The parts of the path: patch answered, and the pod's change seen on a watch (what the controllers' informer waits for). */
   ackP50: number; ackP99: number; podP50: number; podP99: number;
+  /** Pod change seen on the pod watch → slice write seen on the slice watch: what the controllers (and their writes) add. */
+  ctlP50: number; ctlP99: number;
   sliceWrites: number; endpointsWrites: number; setupS: number; syncS: number;
+  /** 1-minute load average at the start and end of the flap phase. */
+  load: [number, number];
   /** CPU time each process spent per change during the flap phase (ms); undefined where /proc is not there. */
   cpuPerChange: { apiserver?: number; controllers?: number; bench: number };
   /** From the in-process controller manager's metrics (undefined when it runs as a child). */
@@ -81,6 +87,13 @@ function arg(name: string, def: number): number {
   return v;
 }
 
+function rateArg(): number[] {
+  const v = strArg('rate') ?? '100';
+  const rates = v.split(',').map(Number);
+  if (!rates.every((r) => Number.isFinite(r) && r > 0)) throw new Error('--rate needs positive numbers, comma-separated');
+  return rates;
+}
+
 function strArg(name: string): string | undefined {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? String(process.argv[i + 1]) : undefined;
@@ -93,7 +106,7 @@ function parseOptions(): Options {
   if (controllers !== 'child' && controllers !== 'bench') throw new Error(`--controllers: child or bench, not ${controllers}`);
   if (strArg('workers') !== undefined && controllers !== 'bench') throw new Error('--workers needs --controllers bench (svcnet controller-manager has no such flag)');
   return {
-    services: arg('services', 1000), pods: arg('pods', 10), changes: arg('changes', 2000), rate: arg('rate', 100),
+    services: arg('services', 1000), pods: arg('pods', 10), changes: arg('changes', 2000), rates: rateArg(),
     namespaces: arg('namespaces', 1), nodes: arg('nodes', 3), concurrency: arg('concurrency', 32),
     storages: storages as Storage[], seed: arg('seed', 1), drainMs: arg('drain-ms', 15000),
     controllers, cpuProf: strArg('cpu-prof'), workers: strArg('workers') === undefined ? undefined : arg('workers', 2),
@@ -295,9 +308,11 @@ async function settle(c: Controllers, maxMs = 120_000): Promise<number> {
 // ---------------------------------------------------------------------------
 
 interface PodInfo { ns: string; name: string; svc: string; node: string; ip: string; ready: boolean }
-interface Pending { t0: number; want: boolean; pod: PodInfo }
+/** One readiness change: when it was sent, and when the bench saw it on the pod watch and in a slice. */
+interface Change { t0: number; podSeen?: number; sliceSeen?: number }
+interface Pending { t0: number; want: boolean; pod: PodInfo; change: Change }
 
-async function runOne(storage: Storage, o: Options): Promise<Result> {
+async function runOne(storage: Storage, o: Options): Promise<Result[]> {
   const ts = now();
   const server = await startServer(storage, o.cpuProf && join(o.cpuProf, 'apiserver'));
   log(`  [${storage}] apiserver up in ${((now() - ts) / 1000).toFixed(1)} s`);
@@ -332,10 +347,12 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
     const slices = new Map<string, { svc: string; ready: number }>(); // slice ns/name → service, ready endpoints
     const readyBySvc = new Map<string, number>();
     const pending = new Map<string, Pending>(); // pod IP → change awaiting its slice write
-    const latencies: number[] = [];
-    const ackLatencies: number[] = [];
-    const podLatencies: number[] = [];
-    const podPending = new Map<string, { t0: number; want: boolean }>(); // pod IP → change not yet seen on the pod watch
+    // Per flap phase (one per rate): reset before each.
+    let latencies: number[] = [];
+    let ackLatencies: number[] = [];
+    let podLatencies: number[] = [];
+    const podPending = new Map<string, { t0: number; want: boolean; change: Change }>(); // pod IP → change not yet seen on the pod watch
+    let changeLog: Change[] = [];
     let watchLost: Error | undefined;
     const onLost = (e: Error) => { watchLost ??= e; };
     const checkWatches = () => { if (watchLost) throw watchLost; };
@@ -359,6 +376,7 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
           const p = ip === undefined ? undefined : pending.get(ip);
           if (p && p.pod.svc === svc && p.want === isReady) {
             latencies.push(t1 - p.t0);
+            p.change.sliceSeen = t1;
             pending.delete(ip!);
           }
         }
@@ -437,16 +455,8 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
       await sleep(100);
     }
     const syncS = (now() - t0Sync) / 1000;
-    log(`  [${storage}] setup ${setupS.toFixed(1)} s, initial sync ${syncS.toFixed(1)} s; flapping ${o.changes} changes at ${o.rate}/s`);
-    // Flap from a steady state: the sync's tail (Endpoints writes, and the
-    // reconciles that the controllers' own writes trigger) must be over first.
-    phase = 'settling';
-    const settleS = await settle(controllers);
-    log(`  [${storage}] controllers idle after ${settleS.toFixed(1)} s more`);
+    log(`  [${storage}] setup ${setupS.toFixed(1)} s, initial sync ${syncS.toFixed(1)} s`);
 
-    const m0 = controllers.metrics?.();
-
-    phase = 'flapping';
     // The pods' own watch, as the controllers' informer sees it: splits the
     // latency into "the server delivered the pod change" and "the controllers
     // turned it into a slice write".
@@ -460,82 +470,109 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
       const ready = (status?.conditions ?? []).some((c) => c.type === 'Ready' && c.status === 'True');
       if (ready === p.want) {
         podLatencies.push(t - p.t0);
+        p.change.podSeen = t;
         podPending.delete(ip!);
       }
     }, onLost));
     const random = prng(o.seed);
-    const interval = 1000 / o.rate;
-    const inflight = new Set<Promise<void>>();
-    let patchErrors = 0;
-    let sent = 0;
-    counting = true;
-    const cpu0 = { apiserver: cpuMsOf(server.child.pid), controllers: cpuMsOf(controllers.pid), bench: ownCpuMs() };
-    const start = now();
-    clearInterval(progress);
-    progress = setInterval(() => log(`  [${storage}] sent ${sent}/${o.changes}, observed ${latencies.length}, pending ${pending.size}`), 3000);
-    for (let i = 0; i < o.changes; i++) {
-      const due = start + i * interval;
-      const wait = due - now();
-      if (wait > 1) await sleep(wait);
-      // A pod whose previous change is still unobserved is not flapped again: each latency has one cause.
-      let p: PodInfo | undefined;
-      for (let tries = 0; tries < 50 && (!p || pending.has(p.ip)); tries++) p = pods[Math.floor(random() * pods.length)]!;
-      if (!p || pending.has(p.ip)) continue;
-      p.ready = !p.ready;
-      const pod = p;
-      const t0 = now();
-      pending.set(pod.ip, { t0, want: pod.ready, pod });
-      podPending.set(pod.ip, { t0, want: pod.ready });
-      const req = client.patch(R.pods, pod.ns, pod.name, 'merge', {
-        status: { conditions: [{ type: 'Ready', status: pod.ready ? 'True' : 'False' }] },
-      }, { subresource: 'status' }).then(() => { ackLatencies.push(now() - t0); }, (e: unknown) => {
-        patchErrors++;
-        pending.delete(pod.ip);
-        log(`  patch ${pod.ns}/${pod.name} failed: ${(e as Error).message}`);
-      });
-      inflight.add(req);
-      void req.finally(() => inflight.delete(req));
-      sent++;
-    }
-    const sendS = (now() - start) / 1000;
-    log(`  [${storage}] sent ${sent} in ${sendS.toFixed(1)} s; draining`);
-    await Promise.all(inflight);
-    const drainStart = now();
-    while (pending.size > 0 && now() - drainStart < o.drainMs && !watchLost) await sleep(20);
-    // Writes that trail the last observed change still count against the changes.
-    await sleep(1000);
-    counting = false;
-    const cpu1 = { apiserver: cpuMsOf(server.child.pid), controllers: cpuMsOf(controllers.pid), bench: ownCpuMs() };
-    clearInterval(progress);
-    progress = undefined;
-    checkWatches();
-    const m1 = controllers.metrics?.();
-    const lost = pending.size;
-    if (lost) log(`  [${storage}] ${lost} changes never showed up in a slice within ${o.drainMs} ms`);
-    if (patchErrors) log(`  [${storage}] ${patchErrors} status patches failed`);
+    const results: Result[] = [];
+    for (const rate of o.rates) {
+      // Flap from a steady state: the sync's tail (Endpoints writes, and the
+      // reconciles that the controllers' own writes trigger), or the previous
+      // rate's, must be over first.
+      phase = 'settling';
+      const settleS = await settle(controllers);
+      log(`  [${storage}] controllers idle after ${settleS.toFixed(1)} s more; flapping ${o.changes} changes at ${rate}/s`);
+      latencies = [];
+      ackLatencies = [];
+      podLatencies = [];
+      pending.clear();
+      podPending.clear();
+      changeLog = [];
+      sliceWrites = 0;
+      endpointsWrites = 0;
+      const m0 = controllers.metrics?.();
+      phase = 'flapping';
+      const load0 = loadavg()[0]!;
+      const interval = 1000 / rate;
+      const inflight = new Set<Promise<void>>();
+      let patchErrors = 0;
+      let sent = 0;
+      counting = true;
+      const cpu0 = { apiserver: cpuMsOf(server.child.pid), controllers: cpuMsOf(controllers.pid), bench: ownCpuMs() };
+      const start = now();
+      clearInterval(progress);
+      progress = setInterval(() => log(`  [${storage}] sent ${sent}/${o.changes}, observed ${latencies.length}, pending ${pending.size}`), 3000);
+      for (let i = 0; i < o.changes; i++) {
+        const due = start + i * interval;
+        const wait = due - now();
+        if (wait > 1) await sleep(wait);
+        // A pod whose previous change is still unobserved is not flapped again: each latency has one cause.
+        let p: PodInfo | undefined;
+        for (let tries = 0; tries < 50 && (!p || pending.has(p.ip)); tries++) p = pods[Math.floor(random() * pods.length)]!;
+        if (!p || pending.has(p.ip)) continue;
+        p.ready = !p.ready;
+        const pod = p;
+        const t0 = now();
+        const change: Change = { t0 };
+        changeLog.push(change);
+        pending.set(pod.ip, { t0, want: pod.ready, pod, change });
+        podPending.set(pod.ip, { t0, want: pod.ready, change });
+        const req = client.patch(R.pods, pod.ns, pod.name, 'merge', {
+          status: { conditions: [{ type: 'Ready', status: pod.ready ? 'True' : 'False' }] },
+        }, { subresource: 'status' }).then(() => { ackLatencies.push(now() - t0); }, (e: unknown) => {
+          patchErrors++;
+          pending.delete(pod.ip);
+          log(`  patch ${pod.ns}/${pod.name} failed: ${(e as Error).message}`);
+        });
+        inflight.add(req);
+        void req.finally(() => inflight.delete(req));
+        sent++;
+      }
+      const sendS = (now() - start) / 1000;
+      log(`  [${storage}] sent ${sent} in ${sendS.toFixed(1)} s; draining`);
+      await Promise.all(inflight);
+      const drainStart = now();
+      while (pending.size > 0 && now() - drainStart < o.drainMs && !watchLost) await sleep(20);
+      // Writes that trail the last observed change still count against the changes.
+      await sleep(1000);
+      counting = false;
+      const cpu1 = { apiserver: cpuMsOf(server.child.pid), controllers: cpuMsOf(controllers.pid), bench: ownCpuMs() };
+      clearInterval(progress);
+      progress = undefined;
+      checkWatches();
+      const m1 = controllers.metrics?.();
+      const lost = pending.size;
+      if (lost) log(`  [${storage}] ${lost} changes never showed up in a slice within ${o.drainMs} ms`);
+      if (patchErrors) log(`  [${storage}] ${patchErrors} status patches failed`);
 
-    const changes = sent - patchErrors;
-    const perChange = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (b - a) / changes);
-    const sorted = [...latencies, ...Array.from({ length: lost }, () => Infinity)].sort((a, b) => a - b);
-    const acks = [...ackLatencies].sort((a, b) => a - b);
-    const podSeen = [...podLatencies].sort((a, b) => a - b);
-    return {
-      storage, services: o.services, pods: pods.length, changes, rate: o.rate, achievedRate: sent / sendS,
-      p50: pct(sorted, 50), p90: pct(sorted, 90), p99: pct(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, lost,
-      ackP50: pct(acks, 50), ackP99: pct(acks, 99), podP50: pct(podSeen, 50), podP99: pct(podSeen, 99),
-      cpuPerChange: {
-        apiserver: perChange(cpu0.apiserver, cpu1.apiserver), controllers: perChange(cpu0.controllers, cpu1.controllers),
-        bench: (cpu1.bench - cpu0.bench) / changes,
-      },
-      sliceWrites: sliceWrites / changes, endpointsWrites: endpointsWrites / changes, setupS, syncS,
-      ...(m0 && m1 ? {
-        controllerMetrics: {
-          sliceActions: (m1.slice - m0.slice) / changes, endpointsActions: (m1.endpoints - m0.endpoints) / changes,
-          sliceReconciles: (m1.sliceReconciles - m0.sliceReconciles) / changes, endpointsReconciles: (m1.endpointsReconciles - m0.endpointsReconciles) / changes,
-          errors: m1.errors - m0.errors,
+      const changes = sent - patchErrors;
+      const perChange = (a: number | undefined, b: number | undefined) => (a === undefined || b === undefined ? undefined : (b - a) / changes);
+      const sorted = [...latencies, ...Array.from({ length: lost }, () => Infinity)].sort((a, b) => a - b);
+      const acks = [...ackLatencies].sort((a, b) => a - b);
+      const podSeen = [...podLatencies].sort((a, b) => a - b);
+      // The controllers' share: the pod change seen on a watch → its slice write seen on a watch (both by this process).
+      const ctlPart = changeLog.flatMap((c) => (c.podSeen !== undefined && c.sliceSeen !== undefined ? [c.sliceSeen - c.podSeen] : [])).sort((a, b) => a - b);
+      results.push({
+        storage, services: o.services, pods: pods.length, changes, rate, achievedRate: sent / sendS, load: [load0, loadavg()[0]!],
+        p50: pct(sorted, 50), p90: pct(sorted, 90), p99: pct(sorted, 99), max: sorted[sorted.length - 1] ?? NaN, lost,
+        ackP50: pct(acks, 50), ackP99: pct(acks, 99), podP50: pct(podSeen, 50), podP99: pct(podSeen, 99),
+        ctlP50: pct(ctlPart, 50), ctlP99: pct(ctlPart, 99),
+        cpuPerChange: {
+          apiserver: perChange(cpu0.apiserver, cpu1.apiserver), controllers: perChange(cpu0.controllers, cpu1.controllers),
+          bench: (cpu1.bench - cpu0.bench) / changes,
         },
-      } : {}),
-    };
+        sliceWrites: sliceWrites / changes, endpointsWrites: endpointsWrites / changes, setupS, syncS,
+        ...(m0 && m1 ? {
+          controllerMetrics: {
+            sliceActions: (m1.slice - m0.slice) / changes, endpointsActions: (m1.endpoints - m0.endpoints) / changes,
+            sliceReconciles: (m1.sliceReconciles - m0.sliceReconciles) / changes, endpointsReconciles: (m1.endpointsReconciles - m0.endpointsReconciles) / changes,
+            errors: m1.errors - m0.errors,
+          },
+        } : {}),
+      });
+    }
+    return results;
   } finally {
     const tc = now();
     if (progress) clearInterval(progress);
@@ -550,23 +587,28 @@ async function runOne(storage: Storage, o: Options): Promise<Result> {
 async function main(): Promise<void> {
   const o = parseOptions();
   log(`churn bench: ${o.services} services × ${o.pods} pods in ${o.namespaces} namespace(s) on ${o.nodes} nodes; ` +
-    `${o.changes} readiness changes at ${o.rate}/s; storage ${o.storages.join(', ')}; controllers in ${o.controllers === 'child' ? 'their own process' : 'this process'}`);
+    `${o.changes} readiness changes at ${o.rates.join(', ')}/s; storage ${o.storages.join(', ')}; controllers in ${o.controllers === 'child' ? 'their own process' : 'this process'}`);
   const results: Result[] = [];
-  for (const s of o.storages) results.push(await runOne(s, o));
+  for (const s of o.storages) results.push(...await runOne(s, o));
   // A change never observed (within --drain-ms after the last one was sent) is 'never'.
   const f = (n: number) => (n === Infinity ? 'never' : n.toFixed(1));
-  console.log(`| storage | services | pods | changes | rate /s (achieved) | p50 ms | p90 ms | p99 ms | max ms | slice writes/change | endpoints writes/change | goal p99 < 50 ms |`);
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  const cpu = (v: number | undefined) => (v === undefined ? 'n/a' : v.toFixed(2));
+  const controllerCpu = o.controllers === 'child' ? 'controller-manager CPU ms/change' : 'bench + controllers CPU ms/change';
+  console.log(`| storage | services | pods | changes | rate /s (achieved) | p50 ms | p90 ms | p99 ms | max ms | slice writes/change | endpoints writes/change | ${controllerCpu} | apiserver CPU ms/change | load avg (start → end) | goal p99 < 50 ms |`);
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     const goal = (r.p99 < 50 ? 'yes' : 'no') + (r.lost > 0 ? ` (${r.lost} changes never seen)` : '');
-    console.log(`| ${r.storage} | ${r.services} | ${r.pods} | ${r.changes} | ${r.rate} (${r.achievedRate.toFixed(0)}) | ${f(r.p50)} | ${f(r.p90)} | ${f(r.p99)} | ${f(r.max)} | ${r.sliceWrites.toFixed(2)} | ${r.endpointsWrites.toFixed(2)} | ${goal} |`);
+    const ctl = o.controllers === 'child' ? r.cpuPerChange.controllers : r.cpuPerChange.bench;
+    console.log(`| ${r.storage} | ${r.services} | ${r.pods} | ${r.changes} | ${r.rate} (${r.achievedRate.toFixed(0)}) | ${f(r.p50)} | ${f(r.p90)} | ${f(r.p99)} | ${f(r.max)} | ` +
+      `${r.sliceWrites.toFixed(2)} | ${r.endpointsWrites.toFixed(2)} | ${cpu(ctl)} | ${cpu(r.cpuPerChange.apiserver)} | ${r.load[0].toFixed(1)} → ${r.load[1].toFixed(1)} | ${goal} |`);
   }
   console.log('');
   console.log(`Latency: status patch sent → the EndpointSlice watch event showing the pod's new readiness. Writes: watch events during the flap phase ÷ changes ` +
     `(below 1.0 = several changes batched into one write). ${o.namespaces === 1 ? 'All Services and pods in one namespace.' : `Spread over ${o.namespaces} namespaces.`}`);
   for (const r of results) {
     const cm = r.controllerMetrics;
-    console.log(`- ${r.storage}: status patch answered p50 ${f(r.ackP50)} / p99 ${f(r.ackP99)} ms; pod change on a pod watch p50 ${f(r.podP50)} / p99 ${f(r.podP99)} ms; ` +
+    console.log(`- ${r.storage} ${r.rate}/s: status patch answered p50 ${f(r.ackP50)} / p99 ${f(r.ackP99)} ms; pod change on a pod watch p50 ${f(r.podP50)} / p99 ${f(r.podP99)} ms; ` +
+      `pod watch → slice watch p50 ${f(r.ctlP50)} / p99 ${f(r.ctlP99)} ms; ` +
       `CPU ms per change: apiserver ${r.cpuPerChange.apiserver?.toFixed(2) ?? 'n/a'}, ` +
       (o.controllers === 'child' ? `controller-manager ${r.cpuPerChange.controllers?.toFixed(2) ?? 'n/a'}, bench ${r.cpuPerChange.bench.toFixed(2)}; ` : `bench + controllers ${r.cpuPerChange.bench.toFixed(2)}; `) +
       `setup ${f(r.setupS)} s, initial sync ${f(r.syncS)} s` +

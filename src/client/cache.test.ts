@@ -61,3 +61,52 @@ test('replace computes synthetic deletes, adds and updates (by resourceVersion) 
   ]);
   assert.deepEqual(reader.list('a'), []);
 });
+
+test('named indexes follow adds, updates, deletes and relists', () => {
+  const { writer, reader } = createCache();
+  const byColour = (o: KObject): string[] => {
+    const c = (o['data'] as Record<string, string> | undefined)?.['colour'];
+    return c === undefined ? [] : c.split(',').map((x) => `${o.metadata?.namespace ?? ''}/${x}`);
+  };
+  writer.apply({ type: 'ADDED', object: cm('a', 'x', '1', { colour: 'red' }) });
+  // Added after content exists: filled at once.
+  writer.addIndex('colour', byColour);
+  writer.addIndex('colour', byColour); // the same function again: a no-op
+  assert.throws(() => writer.addIndex('colour', (o) => byColour(o)), /another function/);
+  assert.equal(reader.hasIndex('colour'), true);
+  assert.equal(reader.hasIndex('size'), false);
+  assert.throws(() => reader.byIndex('size', 'a/red'), /no index/);
+  const names = (v: string) => reader.byIndex('colour', v).map(objectKey).sort();
+  assert.deepEqual(names('a/red'), ['a/x']);
+
+  writer.apply({ type: 'ADDED', object: cm('a', 'y', '2', { colour: 'red,blue' }) });
+  writer.apply({ type: 'ADDED', object: cm('b', 'x', '3', { colour: 'red' }) });
+  assert.deepEqual(names('a/red'), ['a/x', 'a/y']);
+  assert.deepEqual(names('a/blue'), ['a/y']);
+  assert.deepEqual(names('b/red'), ['b/x']);
+  assert.equal(reader.countByIndex('colour', 'a/red'), 2);
+
+  // An update filed under the same values hands out the new object.
+  writer.apply({ type: 'MODIFIED', object: cm('a', 'x', '4', { colour: 'red', other: '1' }) });
+  assert.deepEqual(reader.byIndex('colour', 'a/red').find((o) => o.metadata?.name === 'x')?.metadata?.resourceVersion, '4');
+  // An update that changes the values moves it.
+  writer.apply({ type: 'MODIFIED', object: cm('a', 'y', '5', { colour: 'green' }) });
+  assert.deepEqual(names('a/red'), ['a/x']);
+  assert.deepEqual(names('a/blue'), []);
+  assert.deepEqual(names('a/green'), ['a/y']);
+  // Values no object has any more are forgotten.
+  assert.equal(reader.countByIndex('colour', 'a/blue'), 0);
+
+  writer.apply({ type: 'DELETED', object: cm('a', 'x', '6') });
+  assert.deepEqual(names('a/red'), []);
+
+  // A relist: gone objects leave the index, changed ones move.
+  writer.replace([cm('a', 'y', '5', { colour: 'green' }), cm('b', 'x', '7', { colour: 'blue' }), cm('c', 'z', '8')], '8');
+  assert.deepEqual(names('a/green'), ['a/y']);
+  assert.deepEqual(names('b/red'), []);
+  assert.deepEqual(names('b/blue'), ['b/x']);
+  assert.deepEqual(reader.list('c').map(objectKey), ['c/z']);
+  writer.replace([], '9');
+  assert.deepEqual(names('a/green'), []);
+  assert.deepEqual(names('b/blue'), []);
+});

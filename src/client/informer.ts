@@ -4,7 +4,7 @@
 // among every controller of a process, as client-go's SharedInformerFactory.
 import type { ResourceInfo } from '../api/resources.js';
 import { Backoff, type BackoffOptions } from './backoff.js';
-import { createCache, type CacheChange, type CacheReader, type CacheWriter } from './cache.js';
+import { createCache, type CacheChange, type CacheReader, type CacheWriter, type IndexFunc } from './cache.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { errorText, silentLogger, type Logger } from './log.js';
 import type { Client, KObject, WatchEvent, WatchHandle } from './types.js';
@@ -13,7 +13,7 @@ import { initialWatcherState, step, type WatcherEffect, type WatcherInput, type 
 export { step, initialWatcherState, isExpired } from './watcher.js';
 export type { WatcherState, WatcherInput, WatcherEffect, StepResult, WatcherConfig } from './watcher.js';
 export { createCache, objectKey, splitKey, CacheReader, CacheWriter } from './cache.js';
-export type { CacheChange } from './cache.js';
+export type { CacheChange, IndexFunc } from './cache.js';
 
 /** What to watch: all namespaces when `namespace` is undefined. */
 export interface InformerScope {
@@ -236,6 +236,9 @@ export class Informer<T extends KObject = KObject> {
   }
 
   start(): void { this.reflector.start(); }
+
+  /** Adds a named index to the cache (see CacheWriter.addIndex); read it with `store.byIndex`. */
+  addIndex(name: string, fn: IndexFunc<T>): void { this.writer.addIndex(name, fn); }
 
   hasSynced(): boolean { return this.store.hasSynced(); }
 

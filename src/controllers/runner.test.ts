@@ -72,6 +72,32 @@ function mirror(opts: { explode?: string } = {}): Reconciler {
   };
 }
 
+/** A client whose ConfigMap watch events are held back while `hold()` is on, until `release()` delivers them. */
+function holdConfigMapEvents(c: Client): { client: Client; hold(): void; release(): void } {
+  let holding = false;
+  const held: (() => void)[] = [];
+  const client = new Proxy(c, {
+    get(target, prop, recv) {
+      if (prop === 'watch') {
+        return (r: ResourceInfo, ns: string | undefined, opts: object, onEvent: (e: unknown) => void, onClose: (e?: Error) => void) =>
+          target.watch(r, ns, opts, (e) => {
+            if (holding && r.plural === 'configmaps') held.push(() => onEvent(e));
+            else onEvent(e);
+          }, onClose);
+      }
+      return Reflect.get(target, prop, recv) as unknown;
+    },
+  }) as Client;
+  return {
+    client,
+    hold: () => { holding = true; },
+    release: () => {
+      holding = false;
+      for (const deliver of held.splice(0)) deliver();
+    },
+  };
+}
+
 describe('runController (fake client, fake clock)', () => {
   test('converges; a reconciler that throws for one key is retried with backoff and stops nothing else', async () => {
     const c = new FakeClient();
@@ -191,6 +217,105 @@ describe('runController (fake client, fake clock)', () => {
     assert.equal(ev['lastTimestamp'], '2026-01-01T00:01:00Z');
     assert.equal(ctl.metrics().eventsRecorded, 2);
     f.close();
+  });
+
+  test('a key waiting to see its own write frees its worker, but is not reconciled again until the write is visible', async () => {
+    const c = new FakeClient();
+    const clock = new FakeClock();
+    for (const n of ['a', 'b']) await c.create(cms, 'ns', { metadata: { name: n } });
+    // ConfigMap watch events are held while holding: the controller's writes stay invisible to it.
+    const h = holdConfigMapEvents(c);
+    const holding = h.client;
+    const seen: string[] = [];
+    const r: Reconciler = {
+      name: 'marker', watches: [cms, events],
+      keysFor: (_r, o) => [`ns/${o.metadata!.name}`],
+      reconcile: (key, cache) => {
+        const name = key.split('/')[1]!;
+        const o = cache.get(cms, 'ns', name);
+        seen.push(`${name}:${o?.metadata?.labels?.['done'] ?? 'no'}`);
+        if (!o || o.metadata?.labels?.['done']) return { actions: [] };
+        return { actions: [{ verb: 'patch', resource: cms, namespace: 'ns', name, patchType: 'merge', patch: { metadata: { labels: { done: 'yes' } } } }] };
+      },
+    };
+    const f = new InformerFactory(holding, { clock });
+    const ctl = runController(r, { client: holding, informers: f, clock, workers: 1 });
+    h.hold();
+    await ctl.waitForSync();
+    await settle();
+    // One worker, and a's write not visible: b was reconciled all the same.
+    assert.deepEqual(seen.sort(), ['a:no', 'b:no']);
+    assert.equal((await c.get(cms, 'ns', 'b')).metadata?.labels?.['done'], 'yes');
+    // A change of another watched object that maps to a (an Event named a): a is still in flight, so it waits.
+    await c.create(events, 'ns', { metadata: { name: 'a' } });
+    await settle();
+    assert.deepEqual(seen.sort(), ['a:no', 'b:no']);
+    // The write shows up: a is reconciled again, against a cache that has it.
+    h.release();
+    await settle();
+    assert.deepEqual(seen.sort(), ['a:no', 'a:yes', 'b:no']);
+    await ctl.close();
+    f.close();
+    assert.equal(clock.pending(), 0);
+  });
+
+  test('declared indexes are added to the shared informer and read through cache.byIndex; others are undefined', async () => {
+    const c = new FakeClient();
+    const clock = new FakeClock();
+    await c.create(cms, 'ns', { metadata: { name: 'a', labels: { team: 'red' } } });
+    await c.create(cms, 'ns', { metadata: { name: 'b', labels: { team: 'blue' } } });
+    const byTeam = { resource: cms, name: 'by-team', values: (o: KObject) => { const t = o.metadata?.labels?.['team']; return t ? [t] : []; } };
+    const seen: string[] = [];
+    const r: Reconciler = {
+      name: 'indexed', watches: [cms], indexes: [byTeam],
+      keysFor: (_r, o) => [`ns/${o.metadata!.name}`],
+      reconcile: (key, cache) => {
+        const team = cache.get(cms, 'ns', key.split('/')[1]!)?.metadata?.labels?.['team'] ?? '';
+        seen.push(`${key}:${(cache.byIndex?.(cms, 'by-team', team) ?? []).map((o) => o.metadata!.name).join(',')}:${cache.byIndex?.(cms, 'undeclared', team) === undefined}`);
+        return { actions: [] };
+      },
+    };
+    const f = new InformerFactory(c, { clock });
+    const ctl = runController(r, { client: c, informers: f, clock });
+    await ctl.waitForSync();
+    await settle();
+    assert.deepEqual(seen.sort(), ['ns/a:a:true', 'ns/b:b:true']);
+    // Kept up to date: b joins red.
+    await c.patch(cms, 'ns', 'b', 'merge', { metadata: { labels: { team: 'red' } } });
+    await settle();
+    assert.deepEqual(seen.at(-1), 'ns/b:a,b:true');
+    assert.deepEqual(f.existing(cms)!.store.byIndex('by-team', 'blue'), []);
+    // An index over a resource the controller does not watch is a bug, reported at once.
+    assert.throws(() => runController({ ...r, name: 'bad', indexes: [{ ...byTeam, resource: events }] }, { client: c, informers: f, clock }), /indexes events but does not watch it/);
+    await ctl.close();
+    f.close();
+  });
+
+  test('close does not wait for writes that never show up', async () => {
+    const c = new FakeClient();
+    const clock = new FakeClock();
+    await c.create(cms, 'ns', { metadata: { name: 'a' } });
+    const h = holdConfigMapEvents(c);
+    const holding = h.client;
+    const r: Reconciler = {
+      name: 'marker', watches: [cms],
+      keysFor: (_r, o) => [`ns/${o.metadata!.name}`],
+      reconcile: (key, cache) => {
+        const o = cache.get(cms, 'ns', key.split('/')[1]!);
+        if (!o || o.metadata?.labels?.['done']) return { actions: [] };
+        return { actions: [{ verb: 'patch', resource: cms, namespace: 'ns', name: o.metadata!.name!, patchType: 'merge', patch: { metadata: { labels: { done: 'yes' } } } }] };
+      },
+    };
+    const f = new InformerFactory(holding, { clock });
+    const ctl = runController(r, { client: holding, informers: f, clock });
+    h.hold();
+    await ctl.waitForSync();
+    await settle();
+    assert.equal((await c.get(cms, 'ns', 'a')).metadata?.labels?.['done'], 'yes');
+    // The visibility wait's timer is on the fake clock and never fires: close ends it.
+    await ctl.close();
+    f.close();
+    assert.equal(clock.pending(), 0);
   });
 
   test('close before the caches sync rejects waitForSync and leaves nothing running', async () => {

@@ -19,7 +19,7 @@ export interface RunControllerDeps {
   /** Shared informers; the runner asks it for one informer per watched resource and never closes it. */
   informers: InformerFactory;
   clock?: Clock;
-  /** Keys reconciled concurrently (never the same key twice at once). Default 2. */
+  /** Keys reconciled concurrently (never the same key twice at once). Default: the reconciler's `workers`, else 2. */
   workers?: number;
   log?: Logger;
   rateLimiter?: RateLimiter;
@@ -106,12 +106,15 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
   const watched = new Map<string, ResourceInfo>();
   for (const r of reconciler.watches) watched.set(`${r.group}/${r.plural}`, r);
   const informers = [...watched.values()].map((r) => deps.informers.informer(r));
-  const registrations: Registration[] = informers.map((inf) => inf.addEventHandler({
-    onAdd: (o) => enqueue(inf.resource, o),
-    onUpdate: (old, o) => enqueue(inf.resource, o, old),
-    onDelete: (o) => enqueue(inf.resource, o),
-  }));
-
+  const stores = new Map(informers.map((inf) => [`${inf.resource.group}/${inf.resource.plural}`, inf.store]));
+  // Indexes before handlers: an informer already synced replays its content to a new handler, whose keysFor may read them.
+  const indexed = new Set<string>();
+  for (const ix of reconciler.indexes ?? []) {
+    const rk = `${ix.resource.group}/${ix.resource.plural}`;
+    if (!watched.has(rk)) throw new Error(`controller ${name} indexes ${ix.resource.plural} but does not watch it`);
+    deps.informers.informer(ix.resource).addIndex(ix.name, ix.values);
+    indexed.add(`${rk}|${ix.name}`);
+  }
   const cache: Cache = {
     list(r, namespace) {
       return storeFor(r).list(r.namespaced ? namespace : undefined);
@@ -119,11 +122,21 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
     get(r, namespace, objName) {
       return storeFor(r).get(r.namespaced ? namespace : undefined, objName);
     },
+    byIndex(r, index, value) {
+      if (!indexed.has(`${r.group}/${r.plural}|${index}`)) return undefined;
+      return storeFor(r).byIndex(index, value);
+    },
   };
+  const registrations: Registration[] = informers.map((inf) => inf.addEventHandler({
+    onAdd: (o) => enqueue(inf.resource, o),
+    onUpdate: (old, o) => enqueue(inf.resource, o, old),
+    onDelete: (o) => enqueue(inf.resource, o),
+  }));
+
   function storeFor(r: ResourceInfo) {
-    const inf = watched.has(`${r.group}/${r.plural}`) ? deps.informers.existing(r) : undefined;
-    if (!inf) throw new Error(`controller ${name} reads ${r.plural} but does not watch it`);
-    return inf.store;
+    const store = stores.get(`${r.group}/${r.plural}`);
+    if (!store) throw new Error(`controller ${name} reads ${r.plural} but does not watch it`);
+    return store;
   }
 
   /** What a write left behind, so the next reconcile of the key can wait until the cache has seen it. */
@@ -192,7 +205,14 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
     queue.addRateLimited(key);
   };
 
-  async function processKey(key: string): Promise<void> {
+  /**
+   * Reconciles a key and applies its plan. Returns what is left to do once
+   * the writes are visible in the caches (undefined when nothing is): the
+   * worker moves on to another key meanwhile, and the key itself stays
+   * "processing" in the queue until then, so it is never reconciled against
+   * a cache that predates its own writes.
+   */
+  async function processKey(key: string): Promise<{ tail: Promise<void> } | undefined> {
     const start = clock.now();
     m.reconciles++;
     try {
@@ -205,7 +225,7 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
         m.errors++;
         m.lastError = `reconcile: ${errorText(e)}`;
         queue.addRateLimited(key);
-        return;
+        return undefined;
       }
       let clean = true;
       const written: Written[] = [];
@@ -230,31 +250,49 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
         m.eventsRecorded++;
         void recorder.record(ev);
       }
-      await waitVisible(written);
-      if (clean) {
+      const finish = () => {
+        if (!clean) return;
         queue.forget(key);
         if (plan.requeueAfterMs !== undefined && plan.requeueAfterMs >= 0) queue.addAfter(key, plan.requeueAfterMs);
+      };
+      if (written.every(visible)) {
+        finish();
+        return undefined;
       }
+      return { tail: waitVisible(written).then(finish) };
     } finally {
       m.lastDurationMs = clock.now() - start;
     }
   }
 
-  const workerCount = Math.max(1, deps.workers ?? 2);
+  const workerCount = Math.max(1, deps.workers ?? reconciler.workers ?? 2);
   const workers: Promise<void>[] = [];
+  /** Keys whose writes are not yet visible: released (queue.done) once they are. */
+  const tails = new Set<Promise<void>>();
   async function worker(): Promise<void> {
     for (;;) {
       const key = await queue.get();
       if (key === undefined) return;
+      let rest: { tail: Promise<void> } | undefined;
       try {
-        await processKey(key);
+        rest = await processKey(key);
       } catch (e) {
         // processKey handles its own failures; this is a last guard so a worker never dies.
         log.error('controller worker failed', { controller: name, key, error: errorText(e) });
         queue.addRateLimited(key);
-      } finally {
-        queue.done(key);
       }
+      if (!rest) {
+        queue.done(key);
+        continue;
+      }
+      const t: Promise<void> = rest.tail.catch((e: unknown) => {
+        log.error('controller worker failed', { controller: name, key, error: errorText(e) });
+        queue.addRateLimited(key);
+      }).finally(() => {
+        tails.delete(t);
+        queue.done(key);
+      });
+      tails.add(t);
     }
   }
 
@@ -287,6 +325,9 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
       for (const r of registrations) r.dispose();
       queue.shutDown();
       await Promise.all(workers);
+      // Keys still waiting to see their writes: stop waiting.
+      for (const w of [...visibilityWaiters]) w();
+      await Promise.all([...tails]);
       await recorder.flush();
     },
   };

@@ -10,6 +10,24 @@ export interface Cache {
   /** Objects of a kind (by resource plural+group), optionally in one namespace. */
   list(r: ResourceInfo, namespace?: string): readonly KObject[];
   get(r: ResourceInfo, namespace: string | undefined, name: string): KObject | undefined;
+  /**
+   * Objects of a kind filed under `value` in an index the reconciler declared
+   * (Reconciler.indexes). Optional: undefined (or no method) when this cache
+   * has no such index, and the caller falls back to `list`.
+   */
+  byIndex?(r: ResourceInfo, index: string, value: string): readonly KObject[] | undefined;
+}
+
+/**
+ * A secondary index a reconciler reads through Cache.byIndex: the values each
+ * object of `resource` is filed under. The runner adds it to the shared
+ * informer; controllers sharing an index share the same CacheIndex value
+ * (same name, same function).
+ */
+export interface CacheIndex {
+  readonly resource: ResourceInfo;
+  readonly name: string;
+  readonly values: (obj: KObject) => readonly string[];
 }
 
 export type Action =
@@ -38,6 +56,10 @@ export interface Reconciler {
   readonly name: string;
   /** The resources whose informers this controller needs. */
   readonly watches: readonly ResourceInfo[];
+  /** Default number of workers (kube-controller-manager's --concurrent-*-syncs); the runner's own default is 2. */
+  readonly workers?: number;
+  /** Indexes over watched resources that reconcile/keysFor read with Cache.byIndex (optional; they must work without). */
+  readonly indexes?: readonly CacheIndex[];
   /**
    * Maps a changed object (old and/or new) of a watched resource to the keys
    * to reconcile (usually `namespace/name` of the primary object).

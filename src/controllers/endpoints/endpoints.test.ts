@@ -11,7 +11,10 @@ import { repackSubsets } from './repack.js';
 const now = new Date('2026-11-23T12:00:00Z');
 
 function run(cache: FakeCache, opts: { maxCapacity?: number } = {}): Plan {
-  const plan = newEndpointsReconciler(opts).reconcile('default/web', cache, now);
+  const rec = newEndpointsReconciler(opts);
+  const plan = rec.reconcile('default/web', cache, now);
+  // Through the cache indexes (as the runner reads) the plan is the same as by scanning.
+  assert.deepEqual(newEndpointsReconciler(opts).reconcile('default/web', cache.indexed(rec.indexes ?? []), now), plan, 'indexed cache gave another plan');
   for (const a of plan.actions) {
     if (a.verb === 'create' || a.verb === 'update') assert.deepEqual(validate('Endpoints', a.object), [], JSON.stringify(a.object));
   }

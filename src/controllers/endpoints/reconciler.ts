@@ -9,9 +9,9 @@ import type { ResourceInfo } from '../../api/resources.js';
 import type { KObject } from '../../client/types.js';
 import type { Cache, Plan, Reconciler } from '../types.js';
 import {
-  AnnotationEndpointsOverCapacity, AnnotationLeaderElection, LabelHeadlessService, R, ServiceSelectorIndex, clone, findPort,
+  AnnotationEndpointsOverCapacity, AnnotationLeaderElection, LabelHeadlessService, R, ServiceSelectorIndex, findPort,
   hasSelector, isPodReady, isResource, isServiceIPSet, labelsEqual, selectedPods, serviceKeysForPod, shouldPodBeInEndpoints,
-  shouldSetHostname, splitKey, writtenBy, asK, getAs,
+  shouldSetHostname, splitKey, writtenBy, asK, getAs, PodsByLabel, ServicesBySelector,
 } from '../endpointslice/util.js';
 import { repackSubsets, subsetsEqual } from './repack.js';
 
@@ -140,7 +140,7 @@ export function desiredEndpoints(svc: Service, pods: readonly Pod[], current: En
   if (truncateSubsets(subsets, maxCapacity)) annotations[AnnotationEndpointsOverCapacity] = 'truncated';
   else delete annotations[AnnotationEndpointsOverCapacity];
 
-  const base: Endpoints = current ? clone(current) : {
+  const base: Endpoints = current ? { ...current } : {
     apiVersion: 'v1',
     kind: 'Endpoints',
     metadata: { name: svc.metadata?.name ?? '', namespace: svc.metadata?.namespace ?? '' },
@@ -161,6 +161,9 @@ export function newEndpointsReconciler(opts: EndpointsReconcilerOptions = {}): R
   return {
     name,
     watches: [R.services, R.pods, R.endpoints],
+    indexes: [PodsByLabel, ServicesBySelector],
+    // kube-controller-manager's --concurrent-endpoint-syncs.
+    workers: 5,
 
     keysFor(r: ResourceInfo, obj: KObject, old?: KObject, cache?: Cache): string[] {
       const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { validate } from '../../api/validation/index.js';
 import type { Plan } from '../types.js';
@@ -11,7 +12,10 @@ const now = new Date('2026-11-23T12:00:00Z');
 const KEY = 'default/web';
 
 function run(cache: FakeCache, opts: { maxEndpointsPerSlice?: number } = {}, key = KEY): Plan {
-  const plan = newEndpointSliceReconciler(opts).reconcile(key, cache, now);
+  const rec = newEndpointSliceReconciler(opts);
+  const plan = rec.reconcile(key, cache, now);
+  // Through the cache indexes (as the runner reads) the plan is the same as by scanning.
+  assert.deepEqual(newEndpointSliceReconciler(opts).reconcile(key, cache.indexed(rec.indexes ?? []), now), plan, 'indexed cache gave another plan');
   // Every slice written must pass the API server's validation.
   for (const a of plan.actions) {
     if (a.verb !== 'create' && a.verb !== 'update') continue;
@@ -305,6 +309,21 @@ describe('EndpointSlice reconciler', () => {
     assert.equal(describePlan(run(cache)), `delete EndpointSlice default/${s!.metadata!.name}`);
   });
 
+  it('selects pods matching every pair of a multi-label selector', () => {
+    const cache = new FakeCache([
+      service('web', { selector: { app: 'web', tier: 'front' } }), ...nodes,
+      pod('a', { ips: ['10.244.1.5'], labels: { app: 'web', tier: 'front', extra: 'x' } }),
+      pod('b', { ips: ['10.244.1.6'], labels: { app: 'web' } }),
+      pod('c', { ips: ['10.244.1.7'], labels: { tier: 'front' } }),
+      pod('d', { ips: ['10.244.1.8'], labels: { app: 'web', tier: 'back' } }),
+      pod('e', { ips: ['10.244.1.9'], labels: { app: 'web', tier: 'front' }, namespace: 'prod' }),
+    ]);
+    assert.equal(describePlan(run(cache)), golden(`
+      create EndpointSlice default/web-* IPv4 ports=[http:TCP:8080]
+        10.244.1.5 pod/a node=node-1 zone=zone-a [ready serving]
+    `));
+  });
+
   it('skips pods on a Node it does not know and retries', () => {
     const cache = new FakeCache([service('web'), node('node-1'), pod('a', { ips: ['10.244.1.5'] }), pod('b', { ips: ['10.244.9.5'], node: 'gone' })]);
     assert.equal(describePlan(run(cache)), golden(`
@@ -344,6 +363,28 @@ describe('EndpointSlice keysFor', () => {
     const cache = new FakeCache([service('web'), service('db', { selector: { app: 'db' } })]);
     const keysFor = r().keysFor as (...args: unknown[]) => string[];
     assert.deepEqual(keysFor(R.pods, pod('a'), undefined, cache), ['default/web']);
+  });
+
+  it('finds the Services selecting a pod through the cache index, as by scanning', () => {
+    const cache = new FakeCache([
+      service('web'), service('front', { selector: { app: 'web', tier: 'front' } }), service('db', { selector: { app: 'db' } }),
+      service('manual', { selector: null }), service('empty', { selector: {} }), service('web', { namespace: 'prod' }),
+    ]);
+    const rec = r();
+    const indexed = cache.indexed(rec.indexes ?? []);
+    const cases: [K<Pod>, K<Pod> | undefined, string[]][] = [
+      [pod('a'), undefined, ['default/web']],
+      [pod('b', { labels: { app: 'web', tier: 'front' } }), undefined, ['default/front', 'default/web']],
+      [pod('c', { labels: { tier: 'front' } }), undefined, []],
+      [pod('d', { labels: {} }), undefined, []],
+      [pod('e', { namespace: 'prod' }), undefined, ['prod/web']],
+      // Relabelled from db to front: both sides.
+      [pod('f', { labels: { app: 'web', tier: 'front' }, resourceVersion: '2' }), pod('f', { labels: { app: 'db' } }), ['default/db', 'default/front', 'default/web']],
+    ];
+    for (const [p, old, want] of cases) {
+      assert.deepEqual(rec.keysFor(R.pods, p, old, cache), want, p.metadata?.name);
+      assert.deepEqual(rec.keysFor(R.pods, p, old, indexed), want, `${p.metadata?.name} (indexed)`);
+    }
   });
 
   it('maps its own slices to their Service and ignores others', () => {

@@ -13,9 +13,9 @@ import type { Action, Cache, EventRecord, Plan, Reconciler } from '../types.js';
 import { EndpointSet, endpointsEqualBeyondHash, portMapKey } from './endpointset.js';
 import {
   EndpointSliceControllerName, LabelHeadlessService, LabelManagedBy, LabelServiceName, LabelTopologyZone, R,
-  ServiceSelectorIndex, aggregateMessages, byName, clone, controllerRef, eventFor, findPort, hasSelector, isPodReady,
+  ServiceSelectorIndex, aggregateMessages, byName, controllerRef, eventFor, findPort, hasSelector, isPodReady,
   isResource, isServiceIPSet, labelsEqual, selectedPods, serviceKeysForPod, shouldPodBeInEndpoints, shouldSetHostname,
-  splitKey, asK, getAs, listAs,
+  splitKey, asK, getAs, listAs, PodsByLabel, ServicesBySelector, SlicesByService, slicesOfService,
 } from './util.js';
 
 export interface EndpointSliceReconcilerOptions {
@@ -211,17 +211,12 @@ class SliceReconciler {
         if (kept.length === 0) {
           toDelete.add(sliceName(slice));
         } else {
-          const copy = clone(slice);
-          copy.endpoints = kept;
-          copy.metadata = { ...copy.metadata, labels };
-          byName.set(sliceName(slice), copy);
+          // Copies of the cached slice share what they do not change (cached objects are never mutated, nor are plans).
+          byName.set(sliceName(slice), { ...slice, endpoints: kept, metadata: { ...slice.metadata, labels } });
           toUpdate.add(sliceName(slice));
         }
       } else if (changed) {
-        const copy = clone(slice);
-        copy.endpoints = [...(slice.endpoints ?? [])];
-        copy.metadata = { ...copy.metadata, labels };
-        byName.set(sliceName(slice), copy);
+        byName.set(sliceName(slice), { ...slice, endpoints: [...(slice.endpoints ?? [])], metadata: { ...slice.metadata, labels } });
         toUpdate.add(sliceName(slice));
       } else {
         unchanged.add(sliceName(slice));
@@ -243,8 +238,7 @@ class SliceReconciler {
       if (desired.size < this.max && unchanged.size > 0) {
         const found = sliceToFill([...unchanged].map((n) => byName.get(n)!), desired.size, this.max);
         if (found) {
-          fill = clone(found);
-          fill.endpoints = [...(fill.endpoints ?? [])];
+          fill = { ...found, endpoints: [...(found.endpoints ?? [])] };
           byName.set(sliceName(found), fill);
         }
       }
@@ -372,8 +366,8 @@ function deleteSlice(s: EndpointSlice): Action {
 
 /** The slices this controller manages for a Service name (by label, as Kubernetes lists them). */
 function managedSlices(cache: Cache, namespace: string, name: string, controllerName: string): EndpointSlice[] {
-  return listAs<EndpointSlice>(cache, R.endpointSlices, namespace)
-    .filter((s) => s.metadata?.labels?.[LabelServiceName] === name && s.metadata?.labels?.[LabelManagedBy] === controllerName)
+  return slicesOfService(cache, namespace, name)
+    .filter((s) => s.metadata?.labels?.[LabelManagedBy] === controllerName)
     .sort(byName);
 }
 
@@ -413,6 +407,9 @@ export function newEndpointSliceReconciler(opts: EndpointSliceReconcilerOptions 
   return {
     name: 'endpoint-slice-controller',
     watches: [R.services, R.pods, R.endpointSlices, R.nodes],
+    indexes: [PodsByLabel, ServicesBySelector, SlicesByService],
+    // kube-controller-manager's --concurrent-service-endpoint-syncs.
+    workers: 5,
 
     keysFor(r: ResourceInfo, obj: KObject, old?: KObject, cache?: Cache): string[] {
       const ns = obj.metadata?.namespace ?? '';

@@ -5,8 +5,9 @@
 import type { EndpointAddress, Endpoints, Node, Pod, Service, ServicePort } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { findByKind, type ResourceInfo } from '../../api/resources.js';
+import { createCache } from '../../client/cache.js';
 import type { KObject } from '../../client/types.js';
-import type { Action, Cache, Plan } from '../types.js';
+import type { Action, Cache, CacheIndex, Plan } from '../types.js';
 
 function resourceOf(obj: KObject): ResourceInfo {
   const r = findByKind(obj.apiVersion ?? '', obj.kind ?? '');
@@ -89,6 +90,35 @@ export class FakeCache implements Cache {
       case 'patch':
         throw new Error('patch not supported by FakeCache');
     }
+  }
+
+  /**
+   * A snapshot of this cache that also answers `byIndex` for these indexes,
+   * from the informer cache's own index code (client/cache.ts), as the
+   * runner's cache does. Reconciling against it must give the same plan as
+   * against the plain cache, which has no index and makes callers scan.
+   */
+  indexed(indexes: readonly CacheIndex[]): Cache {
+    const caches = new Map<string, ReturnType<typeof createCache>>();
+    const cacheFor = (r: ResourceInfo) => {
+      const k = `${r.group}/${r.plural}`;
+      let c = caches.get(k);
+      if (!c) {
+        c = createCache();
+        for (const ix of indexes) if (same(ix.resource, r)) c.writer.addIndex(ix.name, ix.values);
+        c.writer.replace(this.list(r), String(this.rv));
+        caches.set(k, c);
+      }
+      return c.reader;
+    };
+    return {
+      list: (r, namespace) => this.list(r, namespace),
+      get: (r, namespace, name) => this.get(r, namespace, name),
+      byIndex: (r, index, value) => {
+        const store = cacheFor(r);
+        return store.hasIndex(index) ? store.byIndex(index, value) : undefined;
+      },
+    };
   }
 
   slices(namespace = 'default'): EndpointSlice[] {

@@ -4,11 +4,12 @@
 // annotations, the key mapping from Pod events to Services, and small
 // value-comparison helpers. Pure.
 import type { Container, ContainerPort, ObjectReference, Pod, Service, ServicePort } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import type { ObjectMeta, OwnerReference } from 'kubernetes-types/meta/v1.js';
 import { findByKind, type ResourceInfo } from '../../api/resources.js';
-import { matches, selectorFromSet, type Labels } from '../../api/labels.js';
+import type { Labels } from '../../api/labels.js';
 import type { KObject } from '../../client/types.js';
-import type { Cache, EventRecord } from '../types.js';
+import type { Cache, CacheIndex, EventRecord } from '../types.js';
 
 // ---------------------------------------------------------------------------
 // Names Kubernetes gives these labels and annotations (k8s.io/api).
@@ -104,8 +105,17 @@ export function hasSelector(svc: Service): boolean {
   return sel !== undefined && sel !== null && Object.keys(sel).length > 0;
 }
 
+/** A Service-style (equality, map) selector against labels: every pair present with that value. */
+function setSelects(selector: Readonly<Record<string, string>>, labels: Labels | undefined): boolean {
+  if (!labels) return false;
+  for (const k in selector) {
+    if (!Object.prototype.hasOwnProperty.call(labels, k) || labels[k] !== selector[k]) return false;
+  }
+  return true;
+}
+
 export function serviceSelects(svc: Service, labels: Labels | undefined): boolean {
-  return hasSelector(svc) && matches(selectorFromSet(svc.spec!.selector), labels ?? {});
+  return hasSelector(svc) && setSelects(svc.spec!.selector!, labels);
 }
 
 /** helper.IsServiceIPSet: a ClusterIP other than None. */
@@ -114,18 +124,74 @@ export function isServiceIPSet(svc: Service): boolean {
   return ip !== 'None' && ip !== '';
 }
 
+// ---------------------------------------------------------------------------
+// Cache indexes (Reconciler.indexes): what spares a reconcile a scan of every
+// pod, Service or slice of the namespace. Every lookup falls back to a scan of
+// `cache.list` when the cache has no such index, with the same result.
+
+/** The value a namespace + label pair is filed under ('\0' occurs in none of the three). */
+export function labelIndexValue(namespace: string, key: string, value: string): string {
+  return `${namespace}\0${key}\0${value}`;
+}
+
+function pairValues(namespace: string, set: Readonly<Record<string, string>> | undefined | null): string[] {
+  const out: string[] = [];
+  for (const k in set ?? {}) out.push(labelIndexValue(namespace, k, set![k]!));
+  return out;
+}
+
+/** Pods by namespace + each of their label pairs. */
+export const PodsByLabel: CacheIndex = {
+  resource: R.pods,
+  name: 'svcnet.io/pods-by-label',
+  values: (o) => pairValues(o.metadata?.namespace ?? '', o.metadata?.labels),
+};
+
+/** Services with a selector, by namespace + each pair of their selector (a pod can only be selected by Services filed under one of its labels). */
+export const ServicesBySelector: CacheIndex = {
+  resource: R.services,
+  name: 'svcnet.io/services-by-selector-pair',
+  values: (o) => (hasSelector(o as Service) ? pairValues(o.metadata?.namespace ?? '', (o as Service).spec!.selector) : []),
+};
+
+/** EndpointSlices by `namespace/<kubernetes.io/service-name label>` (whoever manages them). */
+export const SlicesByService: CacheIndex = {
+  resource: R.endpointSlices,
+  name: 'svcnet.io/endpointslices-by-service',
+  values: (o) => {
+    const svc = o.metadata?.labels?.[LabelServiceName];
+    return svc === undefined ? [] : [`${o.metadata?.namespace ?? ''}/${svc}`];
+  },
+};
+
 /** The pods of the Service's namespace its selector matches, by name. */
 export function selectedPods(svc: Service, cache: Cache): Pod[] {
   if (!hasSelector(svc)) return [];
   const ns = svc.metadata?.namespace ?? '';
-  // The selector is a plain equality map: compare it directly, once per pod, with no copy of the cache.
-  const want = Object.entries(svc.spec!.selector!);
+  const selector = svc.spec!.selector!;
+  // Candidates: the pods filed under the selector's rarest pair, when the cache has the index; else the namespace.
+  let candidates: readonly KObject[] | undefined;
+  if (cache.byIndex) {
+    for (const k in selector) {
+      const c = cache.byIndex(R.pods, PodsByLabel.name, labelIndexValue(ns, k, selector[k]!));
+      if (c === undefined) { candidates = undefined; break; }
+      if (candidates === undefined || c.length < candidates.length) candidates = c;
+      if (c.length === 0) break;
+    }
+  }
   const out: Pod[] = [];
-  for (const o of cache.list(R.pods, ns)) {
-    const labels = o.metadata?.labels;
-    if (labels && want.every(([k, v]) => labels[k] === v)) out.push(o as unknown as Pod);
+  for (const o of candidates ?? cache.list(R.pods, ns)) {
+    if (setSelects(selector, o.metadata?.labels)) out.push(o as unknown as Pod);
   }
   return out.sort(byName);
+}
+
+/** The slices labelled with this Service name (kubernetes.io/service-name) in the namespace, any manager, in cache order. */
+export function slicesOfService(cache: Cache, namespace: string, name: string): EndpointSlice[] {
+  const candidates = cache.byIndex?.(R.endpointSlices, SlicesByService.name, `${namespace}/${name}`) ?? cache.list(R.endpointSlices, namespace);
+  const out: EndpointSlice[] = [];
+  for (const s of candidates) if (s.metadata?.labels?.[LabelServiceName] === name) out.push(s as unknown as EndpointSlice);
+  return out;
 }
 
 /** metav1.NewControllerRef. */
@@ -279,8 +345,19 @@ export class ServiceSelectorIndex {
 }
 
 function servicesFor(namespace: string, labels: Labels | undefined, index: ServiceSelectorIndex, cache?: Cache): Set<string> {
-  const svcs = cache ? listAs<Service>(cache, R.services, namespace) : index.services(namespace);
   const out = new Set<string>();
+  if (cache?.byIndex) {
+    // Only Services filed under one of the pod's label pairs can select it.
+    let indexed = true;
+    for (const k in labels ?? {}) {
+      const svcs = cache.byIndex(R.services, ServicesBySelector.name, labelIndexValue(namespace, k, labels![k]!));
+      if (svcs === undefined) { indexed = false; break; }
+      for (const s of svcs) if (serviceSelects(s as Service, labels)) out.add(`${namespace}/${s.metadata?.name ?? ''}`);
+    }
+    if (indexed) return out;
+    out.clear();
+  }
+  const svcs = cache ? listAs<Service>(cache, R.services, namespace) : index.services(namespace);
   for (const s of svcs) if (serviceSelects(s, labels)) out.add(`${namespace}/${s.metadata?.name ?? ''}`);
   return out;
 }

@@ -21,7 +21,10 @@ function endpoints(subsets: EndpointSubset[], extra: { labels?: Record<string, s
 const external = service('ext', { selector: null });
 
 function run(cache: FakeCache, opts: { maxEndpointsPerSubset?: number } = {}): Plan {
-  const plan = newEndpointSliceMirroringReconciler(opts).reconcile('default/ext', cache, now);
+  const rec = newEndpointSliceMirroringReconciler(opts);
+  const plan = rec.reconcile('default/ext', cache, now);
+  // Through the cache indexes (as the runner reads) the plan is the same as by scanning.
+  assert.deepEqual(newEndpointSliceMirroringReconciler(opts).reconcile('default/ext', cache.indexed(rec.indexes ?? []), now), plan, 'indexed cache gave another plan');
   for (const a of plan.actions) {
     if (a.verb !== 'create' && a.verb !== 'update') continue;
     const obj = a.object.metadata?.name ? a.object : { ...a.object, metadata: { ...a.object.metadata, name: 'generated-x1' } };

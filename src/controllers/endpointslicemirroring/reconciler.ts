@@ -14,7 +14,7 @@ import { EndpointSet, endpointsEqualBeyondHash, portMapKey } from '../endpointsl
 import {
   AnnotationLastAppliedConfig, AnnotationLastChangeTriggerTime, AnnotationLeaderElection, EndpointSliceMirroringControllerName,
   LabelManagedBy, LabelServiceName, LabelSkipMirror, R, byName, controllerRef, eventFor, hasSelector, isResource, labelsEqual,
-  splitKey, asK, getAs, listAs,
+  splitKey, asK, getAs, SlicesByService, slicesOfService,
 } from '../endpointslice/util.js';
 import { repackSubsets } from '../endpoints/repack.js';
 
@@ -243,6 +243,9 @@ export function newEndpointSliceMirroringReconciler(opts: EndpointSliceMirroring
   return {
     name: EndpointSliceMirroringName,
     watches: [R.services, R.endpoints, R.endpointSlices],
+    indexes: [SlicesByService],
+    // kube-controller-manager's --mirroring-concurrent-service-endpoint-syncs.
+    workers: 5,
 
     keysFor(r: ResourceInfo, obj: KObject, old?: KObject): string[] {
       const key = `${obj.metadata?.namespace ?? ''}/${obj.metadata?.name ?? ''}`;
@@ -275,8 +278,8 @@ export function newEndpointSliceMirroringReconciler(opts: EndpointSliceMirroring
 
     reconcile(key: string, cache: Cache, _now: Date): Plan {
       const { namespace, name } = splitKey(key);
-      const mirrored = listAs<EndpointSlice>(cache, R.endpointSlices, namespace)
-        .filter((s) => s.metadata?.labels?.[LabelServiceName] === name && s.metadata?.labels?.[LabelManagedBy] === EndpointSliceMirroringControllerName)
+      const mirrored = slicesOfService(cache, namespace, name)
+        .filter((s) => s.metadata?.labels?.[LabelManagedBy] === EndpointSliceMirroringControllerName)
         .sort(byName);
       const deleteAll = (): Plan => ({ actions: mirrored.filter((s) => !s.metadata?.deletionTimestamp).map(deleteSlice) });
 
