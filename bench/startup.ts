@@ -2,10 +2,13 @@
 // through a ClusterIP (a 1-replica nginx Deployment exposed by a Service,
 // curled from a node), and the RSS of the svcnet process then. Runs inside a
 // private sandbox (unshare --net --mount --pid): nothing touches the host.
+// Also reported: where the time goes (kubectl's three calls, the wait for the
+// pod and the proxy), the CPU time the svcnet process used until then (less
+// noisy than wall time on a busy machine), and the load average around the runs.
 //   npm run build && node dist/bench/startup.js [--runs 3]
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
@@ -23,7 +26,15 @@ function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code
   });
 }
 
-async function once(): Promise<{ upMs: number; curlMs: number; rssMB: number }> {
+interface Run { upMs: number; kubectlMs: number; curlMs: number; rssMB: number; upCpuMs: number; cpuMs: number; tries: number }
+
+/** user + system CPU time of a process so far (ms). */
+function cpuMs(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+}
+
+async function once(): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'svcnet-startup-'));
   const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(dir, 'kubeconfig') };
   const t0 = Date.now();
@@ -36,11 +47,15 @@ async function once(): Promise<{ upMs: number; curlMs: number; rssMB: number }> 
       await new Promise((r) => setTimeout(r, 10));
     }
     const upMs = Date.now() - t0;
+    const upCpuMs = cpuMs(up.pid!);
     const k = (args: string[]) => sh('/usr/bin/kubectl', args, env);
     await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=1']);
     await k(['expose', 'deployment', 'web', '--port=80']);
     const ip = (await k(['get', 'svc', 'web', '-o', 'jsonpath={.spec.clusterIP}'])).out.trim();
+    const kubectlMs = Date.now() - t0 - upMs;
+    let tries = 0;
     for (;;) {
+      tries++;
       const r = await sh(process.execPath, [main, 'exec', '--data-dir', dir, 'node/node-1', '--', 'curl', '-s', '-m', '1', `http://${ip}/`], env);
       if (r.code === 0 && r.out.startsWith('web-')) break;
       if (Date.now() - t0 > 60_000) throw new Error(`no answer through ${ip}: ${r.out}`);
@@ -49,7 +64,7 @@ async function once(): Promise<{ upMs: number; curlMs: number; rssMB: number }> 
     const curlMs = Date.now() - t0;
     const status = readFileSync(`/proc/${up.pid}/status`, 'utf8');
     const rssMB = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024;
-    return { upMs, curlMs, rssMB };
+    return { upMs, kubectlMs, curlMs, rssMB, upCpuMs, cpuMs: cpuMs(up.pid!), tries };
   } finally {
     const done = new Promise((r) => up.once('exit', r));
     up.kill('SIGINT');
@@ -61,18 +76,23 @@ async function once(): Promise<{ upMs: number; curlMs: number; rssMB: number }> 
 async function inside(): Promise<void> {
   const i = process.argv.indexOf('--runs');
   const runs = i >= 0 ? Number(process.argv[i + 1]) : 3;
-  const results: { upMs: number; curlMs: number; rssMB: number }[] = [];
+  const results: Run[] = [];
+  const load0 = loadavg()[0]!;
   for (let r = 0; r < runs; r++) {
     const x = await once();
-    process.stderr.write(`  run ${r + 1}: up ${x.upMs} ms, first curl ${x.curlMs} ms, RSS ${x.rssMB.toFixed(0)} MB\n`);
+    process.stderr.write(`  run ${r + 1}: up ${x.upMs} ms (CPU ${x.upCpuMs} ms), kubectl ×3 ${x.kubectlMs} ms, first curl ${x.curlMs} ms after ${x.tries} tries (CPU ${x.cpuMs} ms), RSS ${x.rssMB.toFixed(0)} MB\n`);
     results.push(x);
   }
-  const med = (f: (x: (typeof results)[0]) => number) => results.map(f).sort((a, b) => a - b)[Math.floor(results.length / 2)]!;
+  const med = (f: (x: Run) => number) => results.map(f).sort((a, b) => a - b)[Math.floor(results.length / 2)]!;
+  const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   console.log('| measure (3 nodes, median of ' + runs + ') | svcnet | kind | k3d | minikube |');
   console.log('|---|---|---|---|---|');
-  console.log(`| \`up\` until the API and nodes are ready | ${(med((x) => x.upMs) / 1000).toFixed(2)} s | | | |`);
-  console.log(`| \`up\` to first curl through a ClusterIP | ${(med((x) => x.curlMs) / 1000).toFixed(2)} s | 33 s | 19.9 s | 50.8 s |`);
+  console.log(`| \`up\` until the API and nodes are ready | ${s(med((x) => x.upMs))} | | | |`);
+  console.log(`| … of it CPU time of the svcnet process | ${s(med((x) => x.upCpuMs))} | | | |`);
+  console.log(`| kubectl create deployment, expose, get svc | ${s(med((x) => x.kubectlMs))} | | | |`);
+  console.log(`| \`up\` to first curl through a ClusterIP | ${s(med((x) => x.curlMs))} | 33 s | 19.9 s | 50.8 s |`);
   console.log(`| RSS of the svcnet process | ${med((x) => x.rssMB).toFixed(0)} MB | | | |`);
+  console.log(`\nload average (1 min): ${load0.toFixed(2)} before, ${loadavg()[0]!.toFixed(2)} after`);
 }
 
 if (process.env[SANDBOX_ENV] === '1') {

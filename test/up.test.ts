@@ -3,8 +3,9 @@
 // up` with 2 nodes, then a Deployment exposed as a LoadBalancer is reached
 // from the outside world (the client namespace) through the LB IP and every
 // node's NodePort, from a node through the ClusterIP, from a pod by DNS name,
-// and through `kubectl proxy` — for nftables and for iptables. Ctrl-C leaves
-// no namespace behind.
+// and through `kubectl proxy`; the LB IP fails over when its announcing node
+// goes NotReady — for nftables, iptables and the userspace relay. Ctrl-C
+// leaves no namespace behind.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -18,7 +19,7 @@ import { run, svcnetMain } from './lib/harness.js';
 const self = fileURLToPath(import.meta.url);
 
 if (process.env[SANDBOX_ENV] !== '1') {
-  test('svcnet up end to end, nftables and iptables, in a private sandbox', async (t) => {
+  test('svcnet up end to end, nftables, iptables and userspace, in a private sandbox', async (t) => {
     const why = sandboxUnsupported();
     if (why) { t.skip(why); return; }
     const env = { ...process.env };
@@ -28,7 +29,7 @@ if (process.env[SANDBOX_ENV] !== '1') {
     for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
   });
 } else {
-  for (const dataplane of ['nftables', 'iptables']) scenario(dataplane);
+  for (const dataplane of ['nftables', 'iptables', 'userspace']) scenario(dataplane);
 }
 
 function scenario(dataplane: string): void {
@@ -54,6 +55,40 @@ function scenario(dataplane: string): void {
         if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}; last: ${String(v).slice(0, 500)}\n--- svcnet up log:\n${log}`);
         await new Promise((r) => setTimeout(r, 200));
       }
+    };
+    /**
+     * The LB IP's announcing node goes NotReady (its Ready condition set to Unknown, as the
+     * node lifecycle controller does when a kubelet stops posting status): the IP moves to
+     * the other node, and the client, whose ARP entry still names the old node, reaches it
+     * there. The agent, still alive, posts Ready again at its next heartbeat, and the IP
+     * moves back.
+     */
+    const lbFailover = async (lb: string, fromPod: (o: string) => boolean) => {
+      const holder = async () => {
+        const held: string[] = [];
+        for (const n of ['node-1', 'node-2']) if ((await inNs(`node/${n}`, ['ip', '-o', '-4', 'addr', 'show', 'dev', 'eth0'])).includes(` ${lb}/32`)) held.push(n);
+        return held.join(',');
+      };
+      const mac = async (target: string) => /link\/ether (\S+)/.exec(await inNs(target, ['ip', '-o', 'link', 'show', 'dev', 'eth0']))?.[1] ?? '?';
+      const clientSees = async () => /lladdr (\S+)/.exec(await inNs('client', ['ip', 'neigh', 'show', lb]))?.[1] ?? 'none';
+      const old = await until(holder, (h) => h === 'node-1' || h === 'node-2', 'one node announces the LB IP');
+      const other = old === 'node-1' ? 'node-2' : 'node-1';
+      const [oldMac, otherMac] = [await mac(`node/${old}`), await mac(`node/${other}`)];
+      assert.ok(fromPod(await inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`])));
+      assert.equal(await clientSees(), oldMac, 'the client reached the LB IP through its announcer');
+      // Right after a heartbeat, so that the agent's next one (10 s later) does not undo it before we look.
+      const beat = async () => JSON.parse(await k(['get', 'node', old, '-o', 'json'])).status.conditions.find((c: { type: string }) => c.type === 'Ready').lastHeartbeatTime as string;
+      const last = await beat();
+      await until(beat, (b) => b !== last, `a heartbeat of ${old}`, 20_000);
+      await k(['patch', 'node', old, '--subresource=status', '-p',
+        JSON.stringify({ status: { conditions: [{ type: 'Ready', status: 'Unknown', reason: 'NodeStatusUnknown', message: 'Kubelet stopped posting node status.' }] } })]);
+      await until(holder, (h) => h === other, `the LB IP moves to ${other}`, 8_000);
+      assert.ok(fromPod(await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`]), fromPod, 'curl to the LB IP after failover', 8_000)));
+      assert.equal(await clientSees(), otherMac, `the client's ARP entry for the LB IP names ${other} now`);
+      // The agent is alive: its next heartbeat says Ready again, and the IP goes back.
+      await until(holder, (h) => h === old, `the LB IP back on ${old}`, 20_000);
+      assert.ok(fromPod(await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`]), fromPod, 'curl to the LB IP after fail-back')));
+      assert.equal(await clientSees(), oldMac);
     };
     try {
       const t0 = Date.now();
@@ -88,10 +123,13 @@ function scenario(dataplane: string): void {
       assert.ok(fromPod(await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod')));
       assert.ok(fromPod(await inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web/'])));
       // svcnet trace --measure: the expected split from the rules, beside the observed one.
-      const tr = await run(process.execPath, [svcnetMain, 'trace', 'web', '--from', 'client', '--data-dir', dir, '--mode', dataplane, '--measure', '30'], { env, timeoutMs: 60_000 });
-      assert.equal(tr.code, 0, tr.stderr);
-      const measured = [...tr.stdout.matchAll(/^ {2}(web-\S+)\s+33\.3% →\s+[\d.]+%\s+\((\d+)\)$/gm)];
-      assert.ok(measured.length >= 3, tr.stdout);
+      // (Kernel rules only: the userspace relay has no rules to trace.)
+      if (dataplane !== 'userspace') {
+        const tr = await run(process.execPath, [svcnetMain, 'trace', 'web', '--from', 'client', '--data-dir', dir, '--mode', dataplane, '--measure', '30'], { env, timeoutMs: 60_000 });
+        assert.equal(tr.code, 0, tr.stderr);
+        const measured = [...tr.stdout.matchAll(/^ {2}(web-\S+)\s+33\.3% →\s+[\d.]+%\s+\((\d+)\)$/gm)];
+        assert.ok(measured.length >= 3, tr.stdout);
+      }
       // A readiness probe failing takes the pod out of the Service's EndpointSlice; passing brings it back.
       const flag = join(dir, 'ready-flag');
       const probePod = `apiVersion: v1
@@ -121,8 +159,8 @@ spec:
       // kubectl logs goes API server → node agent's container log.
       await k(['logs', pods[0]!, '--tail=5']);
       const rules = (await run(process.execPath, [svcnetMain, 'rules', 'node-1', '--data-dir', dir], { env })).stdout;
-      assert.match(rules, dataplane === 'nftables' ? /service-ips/ : /KUBE-SERVICES/);
-      assert.ok(rules.includes(svc.spec.clusterIP), 'the ClusterIP is programmed');
+      assert.match(rules, { nftables: /service-ips/, iptables: /KUBE-SERVICES/, userspace: /userspace mode: no kernel rules/ }[dataplane]!);
+      assert.ok(rules.includes(svc.spec.clusterIP), 'the ClusterIP is programmed (userspace: listened on)');
       const proxy = spawn('/usr/bin/kubectl', ['proxy', '--port=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         let out = '';
@@ -133,6 +171,7 @@ spec:
       } finally {
         proxy.kill();
       }
+      await lbFailover(lb, fromPod);
       process.stdout.write(`# startup to first curl through the LB IP: ${startupMs} ms\n`);
       const exited = new Promise<number | null>((r) => up!.once('exit', (c) => r(c)));
       up.kill('SIGINT');

@@ -1,9 +1,10 @@
 // The API server: HTTP routing and the REST handlers over the registries.
 // Handlers follow k8s.io/apiserver/pkg/endpoints/handlers: decode, admit,
 // call the registry, encode (object, List, Table or PartialObjectMetadata).
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import { createServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { timingSafeEqual } from 'node:crypto';
 import { errors, StatusError } from '../api/errors.js';
 import { groupVersion, resources, type ResourceInfo } from '../api/resources.js';
@@ -21,7 +22,7 @@ import { openapiHandler, checkUnknownFields, pruneFields } from './openapi-route
 import { strategies, type ClusterConfig } from './strategies.js';
 import { logger } from '../log.js';
 import { typeError } from './typecheck.js';
-import { directDialer, makeProxyHandlers, type Dialer } from './proxy.js';
+import { directDialer, makeProxyHandlers, writeStatusToSocket, type Dialer, type ProxyUpgradeHandler } from './proxy.js';
 import { decodeK8sProtobuf, hasProtobufSchema, isProtobuf, ProtobufDecodeError } from './protobuf/decode.js';
 
 export interface ApiServerOptions {
@@ -45,6 +46,8 @@ export class ApiServer {
   readonly registries = new Map<string, Registry>();
   /** Subresources served by other components (pods/log, pods/exec, services/proxy, ...). */
   readonly subresourceHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => Promise<void> | void>();
+  /** Subresources that take protocol upgrades (websocket, SPDY) through: the service/pod/node proxy. */
+  readonly upgradeHandlers = new Map<string, ProxyUpgradeHandler>();
   private readonly token?: Buffer;
   private server?: Server;
   private readonly openWatches = new Set<() => void>();
@@ -62,11 +65,13 @@ export class ApiServer {
     for (const r of resources) {
       this.registries.set(`${r.group}/${r.plural}`, new Registry(r, this.store, s[r.kind] ?? {}, trackManagedFields));
     }
-    const proxies = makeProxyHandlers({
+    const proxyDeps = {
       services: this.registry('', 'services'), slices: this.registry('discovery.k8s.io', 'endpointslices'),
-      pods: this.registry('', 'pods'), dialer: () => this.dialer,
-    });
-    for (const [k, h] of Object.entries(proxies)) this.subresourceHandlers.set(k, h);
+      pods: this.registry('', 'pods'), nodes: this.registry('', 'nodes'), dialer: () => this.dialer,
+    };
+    const proxies = makeProxyHandlers(proxyDeps);
+    for (const [k, h] of Object.entries(proxies.requests)) this.subresourceHandlers.set(k, h);
+    for (const [k, h] of Object.entries(proxies.upgrades)) this.upgradeHandlers.set(k, h);
   }
 
   registry(group: string, plural: string): Registry {
@@ -77,15 +82,51 @@ export class ApiServer {
 
   /** Starts listening; port 0 picks a free port. */
   async listen(host: string, port: number): Promise<AddressInfo> {
-    const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, cert: this.tls.certPem, key: this.tls.keyPem }, (req, res) => {
-      this.handle(req, res).catch((e) => sendStatusError(res, toStatusError(e)));
-    });
+    const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0, cert: this.tls.certPem, key: this.tls.keyPem });
+    this.serve(server);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
     return server.address() as AddressInfo;
+  }
+
+  /**
+   * Serves this API on a server made elsewhere: the HTTPS listener above, or one
+   * `svcnet up` opens for its own components (plain HTTP on a unix socket: no TLS
+   * handshake per connection). The caller closes it.
+   */
+  serve(server: Server): void {
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      this.handle(req, res).catch((e) => sendStatusError(res, toStatusError(e)));
+    });
+    server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // The socket is ours from here on, its errors too (a client leaving while the backend is dialled).
+      socket.on('error', () => socket.destroy());
+      this.handleUpgrade(req, socket, head).catch((e) => writeStatusToSocket(socket, toStatusError(e)));
+    });
+  }
+
+  /**
+   * An upgrade request (websocket, SPDY): the proxy subresources pass it through;
+   * anything else is answered as the same request without the upgrade would be.
+   */
+  private async handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    const p = parseApiPath(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const r = p.kind === 'resource' ? p.info.resource : undefined;
+    const h = p.kind === 'resource' && r && p.info.subresource ? this.upgradeHandlers.get(`${r.plural}/${p.info.subresource}`) : undefined;
+    if (h && p.kind === 'resource') {
+      if (!this.authorized(req)) {
+        throw new StatusError({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 });
+      }
+      return h(req, socket, head, p.info);
+    }
+    const res = new ServerResponse(req);
+    res.assignSocket(socket as Socket);
+    res.shouldKeepAlive = false;
+    res.on('finish', () => socket.end());
+    await this.handle(req, res).catch((e) => sendStatusError(res, toStatusError(e)));
   }
 
   async close(): Promise<void> {

@@ -1,17 +1,5 @@
 // The `svcnet` command: subcommand dispatch, one-line errors, exit codes.
 import { UsageError } from './args.js';
-import { apiserverCommand } from './apiserver.js';
-import { controllerManagerCommand } from './controller-manager.js';
-import { upCommand } from './up.js';
-import { dnsCommand } from './dns.js';
-import { traceCommand } from './trace.js';
-import { kubeconfigCommand } from './kubeconfig.js';
-import { statusCommand } from './status.js';
-import { downCommand } from './down.js';
-import { execCommand } from './exec.js';
-import { proxyCommand } from './proxy.js';
-import { rulesCommand } from './rules.js';
-import { agentCommand } from './agent.js';
 import { reenterRootless } from '../cluster/rootless.js';
 
 interface Command {
@@ -19,19 +7,24 @@ interface Command {
   run(argv: string[]): Promise<number>;
 }
 
+// Each command's module loads only when it runs: `svcnet exec` or `status` should not pay
+// for loading the API server, controllers and proxy (~0.3 s of a short command's life).
+const lazy = <M>(load: () => Promise<M>, pick: (m: M) => (argv: string[]) => Promise<number>) =>
+  async (argv: string[]): Promise<number> => pick(await load())(argv);
+
 const commands: Record<string, Command> = {
-  up: { summary: 'start a whole cluster in this process (foreground)', run: upCommand },
-  down: { summary: 'remove the namespaces and processes a cluster left behind', run: downCommand },
-  exec: { summary: 'run a command in the client, a node or a pod network namespace', run: execCommand },
-  apiserver: { summary: 'run the Kubernetes API server alone', run: apiserverCommand },
-  'controller-manager': { summary: 'run the controllers against an API server', run: controllerManagerCommand },
-  agent: { summary: 'run one node agent (pods as processes in namespaces) against an API server', run: agentCommand },
-  proxy: { summary: 'run one node\'s service proxy against an API server', run: proxyCommand },
-  dns: { summary: 'run cluster DNS against an API server', run: dnsCommand },
-  rules: { summary: 'the rules a node\'s proxy programmed, as the kernel reports them', run: rulesCommand },
-  trace: { summary: 'which endpoint gets the traffic: the path through the proxy rules', run: traceCommand },
-  status: { summary: 'is the cluster up: API server, nodes, counts', run: statusCommand },
-  kubeconfig: { summary: 'print the admin kubeconfig path of a running cluster', run: kubeconfigCommand },
+  up: { summary: 'start a whole cluster in this process (foreground)', run: lazy(() => import('./up.js'), (m) => m.upCommand) },
+  down: { summary: 'remove the namespaces and processes a cluster left behind', run: lazy(() => import('./down.js'), (m) => m.downCommand) },
+  exec: { summary: 'run a command in the client, a node or a pod network namespace', run: lazy(() => import('./exec.js'), (m) => m.execCommand) },
+  apiserver: { summary: 'run the Kubernetes API server alone', run: lazy(() => import('./apiserver.js'), (m) => m.apiserverCommand) },
+  'controller-manager': { summary: 'run the controllers against an API server', run: lazy(() => import('./controller-manager.js'), (m) => m.controllerManagerCommand) },
+  agent: { summary: 'run one node agent (pods as processes in namespaces) against an API server', run: lazy(() => import('./agent.js'), (m) => m.agentCommand) },
+  proxy: { summary: 'run one node\'s service proxy against an API server', run: lazy(() => import('./proxy.js'), (m) => m.proxyCommand) },
+  dns: { summary: 'run cluster DNS against an API server', run: lazy(() => import('./dns.js'), (m) => m.dnsCommand) },
+  rules: { summary: 'the rules a node\'s proxy programmed, as the kernel reports them', run: lazy(() => import('./rules.js'), (m) => m.rulesCommand) },
+  trace: { summary: 'which endpoint gets the traffic: the path through the proxy rules', run: lazy(() => import('./trace.js'), (m) => m.traceCommand) },
+  status: { summary: 'is the cluster up: API server, nodes, counts', run: lazy(() => import('./status.js'), (m) => m.statusCommand) },
+  kubeconfig: { summary: 'print the admin kubeconfig path of a running cluster', run: lazy(() => import('./kubeconfig.js'), (m) => m.kubeconfigCommand) },
 };
 
 const NEEDS_NAMESPACES = new Set(['exec', 'rules', 'trace']);

@@ -12,7 +12,7 @@ const flags: FlagSpec[] = [
   { name: 'service-node-port-range', type: 'string', default: '30000-32767', help: 'NodePort range' },
   { name: 'disable-controllers', type: 'string', default: '', help: 'comma-separated controllers to leave out' },
   { name: 'nodes', type: 'number', default: 2, help: 'worker nodes (network namespaces)' },
-  { name: 'dataplane', type: 'string', default: 'auto', help: 'auto | nftables | iptables | none (auto: nftables as root with nft, else control plane only)' },
+  { name: 'dataplane', type: 'string', default: 'auto', help: 'auto | nftables | iptables | userspace | none (auto: nftables if nft is installed, else iptables, else userspace; rootless without root)' },
   { name: 'quiet', type: 'boolean', help: 'print nothing but errors' },
   { name: 'output', short: 'o', type: 'string', default: '', help: 'json: print the summary as JSON once ready' },
   { name: 'log-level', type: 'string', default: 'warn', help: 'debug | info | warn | error' },
@@ -29,7 +29,7 @@ export async function upCommand(argv: string[]): Promise<number> {
   if (output !== '' && output !== 'json') throw new UsageError(`unsupported output format: ${output}`);
   setLogLevel(String(f['log-level']) as Level);
   const dataplane = String(f['dataplane']);
-  if (!['auto', 'nftables', 'iptables', 'none'].includes(dataplane)) throw new UsageError(`--dataplane must be auto, nftables, iptables or none, not "${dataplane}"`);
+  if (!['auto', 'nftables', 'iptables', 'userspace', 'none'].includes(dataplane)) throw new UsageError(`--dataplane must be auto, nftables, iptables, userspace or none, not "${dataplane}"`);
   const nodes = Number(f['nodes']);
   if (!Number.isInteger(nodes) || nodes < 1 || nodes > 50) throw new UsageError(`--nodes must be between 1 and 50`);
   const { host, port } = parseHostPort(String(f['listen']));

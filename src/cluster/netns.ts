@@ -8,13 +8,15 @@ import { findResource } from '../api/resources.js';
 import type { Client, KObject } from '../client/types.js';
 import { InformerFactory } from '../client/informer.js';
 import type { ApiServer } from '../apiserver/server.js';
-import { createTopology, destroyTopology, type Topology } from '../node/topology.js';
+import { createTopology, destroyTopology, LAN_LINK, type Topology } from '../node/topology.js';
 import { startNodeAgent, type NodeAgent } from '../node/agent.js';
 import { IpNetns, runCommand } from '../node/netns.js';
 import { podNetnsName } from '../node/names.js';
-import { cidrContains, parseCidr4 } from '../node/ipv4.js';
+import { cidrContains, cidrSize, nthAddress, parseCidr4 } from '../node/ipv4.js';
 import { serviceRangeIP } from '../apiserver/bootstrap.js';
-import { startProxy, type RunningProxy } from '../proxy/runtime/proxy.js';
+import { startProxy, type RunningProxy, type StartProxyOptions } from '../proxy/runtime/proxy.js';
+import type { IptablesVariant } from '../proxy/runtime/apply.js';
+import { NetnsListenerFactory } from '../proxy/runtime/netns.js';
 import { logger } from '../log.js';
 import { announcementDiff, announcements } from './announcer.js';
 import { relayDialer, startHelper, type Helper } from './helpers.js';
@@ -27,11 +29,22 @@ export interface NetnsClusterOptions {
   dataDir: string;
   prefix: string;
   nodes: string[];
-  mode: 'nftables' | 'iptables';
+  /** userspace: each node's proxy is a process in the node's namespace binding service addresses itself. */
+  mode: 'nftables' | 'iptables' | 'userspace';
+  /** userspace mode: the node proxies reach the API server at this unix socket (plain HTTP), with the kubeconfig's token. */
+  apiSocket?: string;
+  kubeconfigPath?: string;
+  /** iptables mode: iptables-nft or iptables-legacy (default: the system's `iptables`). */
+  iptablesVariant?: IptablesVariant;
   serviceClusterIPRange: string;
   clusterCIDR: string;
   lbPool: string;
   progress: Progress;
+  /**
+   * The network, when the caller started createTopology already (`up` builds it while
+   * the API server starts); it is ours to destroy once it resolves.
+   */
+  topology?: Promise<Topology>;
 }
 
 export interface NetnsCluster {
@@ -75,23 +88,33 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
     }
   };
   const netns = new IpNetns();
+  const tasks: Promise<unknown>[] = [];
   try {
-    const topology = await o.progress.step(`network (${o.nodes.length} nodes, LAN, client)`,
+    const topology = await (o.topology ?? o.progress.step(`network (${o.nodes.length} nodes, LAN, client)`,
       () => createTopology({ prefix: o.prefix, nodes: o.nodes, clusterCIDR: o.clusterCIDR, netns }),
-      (t) => `LAN ${t.lan.cidr}`);
+      (t) => `LAN ${t.lan.cidr}`));
     closers.push(() => destroyTopology(o.prefix, { netns }).then(() => undefined));
     const first = topology.nodes[0]!;
     const dnsIP = serviceRangeIP(o.serviceClusterIPRange, 10);
+    // Informers shared by the DNS pump, the announcer and the node proxies.
+    const informers = new InformerFactory(o.client);
+    closers.push(() => informers.close());
 
-    // The API server reaches pod IPs through a relay in the first node.
+    // What follows is independent, so it all starts at once: one helper process in the
+    // first node (the API server's relay to pod IPs, and cluster DNS behind the kube-dns
+    // Service at the 10th IP), the objects that publish DNS and the LoadBalancer pool,
+    // and every node's agent and proxy. `tasks` settles before any failure is thrown, so
+    // nothing still starting can escape the cleanup.
     const relaySock = join(o.dataDir, 'relay.sock');
-    const relay = await startHelper(first.netns, ['relay', relaySock]);
-    closers.push(() => relay.close());
-    o.api.dialer = relayDialer(relaySock);
-
-    // Cluster DNS in the first node, behind the kube-dns Service at the 10th IP.
-    const dns = await o.progress.step('cluster DNS', async () => {
-      const h = await startHelper(first.netns, ['dns', first.lanIP, '53']);
+    tasks.push(o.progress.step('cluster DNS and API relay', async () => {
+      const h = await startHelper(first.netns, ['relay', relaySock, 'dns', first.lanIP, '53']);
+      closers.push(() => h.close());
+      o.api.dialer = relayDialer(relaySock);
+      const pump = startDnsPump(informers, h);
+      closers.push(() => pump.close());
+      return h;
+    }, () => `${dnsIP} → ${first.lanIP}:53`));
+    tasks.push((async () => {
       await ensure(o.client, R('', 'services'), 'kube-system', {
         apiVersion: 'v1', kind: 'Service',
         metadata: { name: 'kube-dns', namespace: 'kube-system', labels: { 'k8s-app': 'kube-dns', 'kubernetes.io/name': 'CoreDNS' } },
@@ -105,52 +128,98 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
         ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }],
         endpoints: [{ addresses: [first.lanIP], conditions: { ready: true, serving: true, terminating: false }, nodeName: first.name }],
       });
-      return h;
-    }, () => `${dnsIP} → ${first.lanIP}:53`);
-    closers.push(() => dns.close());
-    const pump = startDnsPump(o.client, dns);
-    closers.push(() => pump.close());
-
+    })());
     // The LoadBalancer pool on the LAN, unless the user configured one.
-    await ensure(o.client, R('', 'configmaps'), 'kube-system', {
+    tasks.push(ensure(o.client, R('', 'configmaps'), 'kube-system', {
       apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'svcnet-lb-pools', namespace: 'kube-system' },
       data: { pools: `- name: lan\n  addresses: ["${o.lbPool}"]\n` },
-    });
+    }));
 
+    // Userspace mode: each node's proxy is a process in the node's namespace that reaches
+    // the API server through its unix socket (paths are shared across network namespaces);
+    // service addresses are local on every node so the proxy can bind them, and a service
+    // port with no listener is refused by the kernel.
+    const userspaceProxies: Helper[] = [];
+    if (o.mode === 'userspace' && (!o.apiSocket || !o.kubeconfigPath)) throw new Error('userspace mode needs the API server\'s unix socket (data dir path too long?)');
+    const startUserspaceProxy = async (n: Topology['nodes'][number]): Promise<Helper> => {
+      await netns.sysctl(n.netns, 'net.ipv4.ip_nonlocal_bind', '1');
+      for (const cidr of o.serviceClusterIPRange.split(',')) {
+        if (!cidr.includes(':')) await netns.exec(n.netns, ['ip', 'route', 'replace', 'local', cidr, 'dev', 'lo']);
+      }
+      const h = await startHelper(n.netns, ['proxy', n.name, n.lanIP, o.apiSocket!, o.kubeconfigPath!, o.clusterCIDR], 20_000);
+      closers.push(() => h.close());
+      return h;
+    };
     const agents: NodeAgent[] = [];
     const proxies: RunningProxy[] = [];
-    await o.progress.step(`node agents and ${o.mode} proxies`, async () => {
-      for (const n of topology.nodes) {
-        const dataDir = join(o.dataDir, 'nodes', n.name);
-        mkdirSync(dataDir, { recursive: true });
-        const agent = await startNodeAgent({
-          client: o.client, nodeName: n.name, prefix: o.prefix, dataDir, nodeNetns: n.netns, lanIP: n.lanIP, podCIDR: n.podCIDR, dnsIP, netns,
-        });
-        agents.push(agent);
-        closers.push(() => agent.close({ stopPods: true }));
-        const proxy = await startProxy({
-          client: o.client, nodeName: n.name, mode: o.mode, netns: n.netns, minSyncPeriodMs: 50,
-          metricsAddress: '', clusterCIDR: o.clusterCIDR, serviceCIDRs: o.serviceClusterIPRange.split(','), nodeIPs: [n.lanIP],
-        });
-        proxies.push(proxy);
-        closers.push(() => proxy.close());
+    const proxyOptions: StartProxyOptions[] = [];
+    const startAgent = async (n: Topology['nodes'][number], idx: number): Promise<void> => {
+      const dataDir = join(o.dataDir, 'nodes', n.name);
+      mkdirSync(dataDir, { recursive: true });
+      const agent = await startNodeAgent({
+        client: o.client, nodeName: n.name, prefix: o.prefix, dataDir, nodeNetns: n.netns, lanIP: n.lanIP, podCIDR: n.podCIDR, dnsIP, netns,
+        // createTopology put the pod gateway on lo and turned forwarding on already.
+        configureNodeNetns: false,
+      });
+      agents[idx] = agent;
+      closers.push(() => agent.close({ stopPods: true }));
+    };
+    const startNodeProxy = async (n: Topology['nodes'][number], idx: number): Promise<void> => {
+      if (o.mode === 'userspace') {
+        userspaceProxies[idx] = await startUserspaceProxy(n);
+        return;
       }
-    }, () => topology.nodes.map((n) => `${n.name}=${n.lanIP}`).join(' '));
+      const proxyOpts: StartProxyOptions = {
+        client: o.client, nodeName: n.name, mode: o.mode, netns: n.netns, minSyncPeriodMs: 50, informerFactory: informers,
+        // The node's namespace is new (createTopology made it): no other proxy mode's rules to clean.
+        cleanupOtherMode: false,
+        metricsAddress: '', clusterCIDR: o.clusterCIDR, serviceCIDRs: o.serviceClusterIPRange.split(','), nodeIPs: [n.lanIP],
+        ...(o.iptablesVariant ? { iptablesVariant: o.iptablesVariant } : {}),
+      };
+      // healthCheckNodePort servers listen inside the node's namespace (a fresh factory per
+      // start: closing a proxy closes its factory).
+      const proxy = await startProxy({ ...proxyOpts, healthCheckListeners: new NetnsListenerFactory({ netns: n.netns }) });
+      proxies[idx] = proxy;
+      proxyOptions[idx] = proxyOpts;
+      closers.push(() => proxies[idx]!.close());
+    };
+    // A node's agent and proxy do not wait for each other: the proxy takes the node's IP
+    // from its options until the agent has registered the Node.
+    tasks.push(o.progress.step(`node agents and ${o.mode} proxies`,
+      () => settleAll(topology.nodes.flatMap((n, idx) => [startAgent(n, idx), startNodeProxy(n, idx)])),
+      () => topology.nodes.map((n) => `${n.name}=${n.lanIP}`).join(' ')));
+    await settleAll(tasks);
 
     servePodLogs(o.api);
     const lan = parseCidr4(topology.lan.cidr);
-    const announcer = startAnnouncer(o.client, topology, netns, (ip) => cidrContains(lan, ip));
+    const announcer = startAnnouncer(informers, topology, netns, (ip) => cidrContains(lan, ip));
     closers.push(() => announcer.close());
-    return { topology, agents, proxies, dnsIP, lbPool: o.lbPool, close: closeAll };
+    const restartProxy = async (nodeName: string): Promise<RunningProxy> => {
+      const i = topology.nodes.findIndex((n) => n.name === nodeName);
+      if (o.mode === 'userspace') throw new Error('userspace mode: the proxy is the relay; restarting it ends its connections');
+      if (i < 0 || !proxies[i]) throw new Error(`no proxy on node "${nodeName}"`);
+      await proxies[i].close();
+      proxies[i] = await startProxy({ ...proxyOptions[i]!, healthCheckListeners: new NetnsListenerFactory({ netns: proxyOptions[i]!.netns! }) });
+      return proxies[i];
+    };
+    return { topology, agents, proxies, dnsIP, lbPool: o.lbPool, restartProxy, close: closeAll };
   } catch (e) {
+    await Promise.allSettled(tasks);
     await closeAll();
     throw e;
   }
 }
 
+/** Like Promise.all, but waits for every promise to settle before rejecting with the first failure. */
+async function settleAll<T>(ps: readonly Promise<T>[]): Promise<T[]> {
+  const rs = await Promise.allSettled(ps);
+  const failed = rs.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return rs.map((r) => (r as PromiseFulfilledResult<T>).value);
+}
+
 /** Feeds the DNS helper a snapshot of Services, EndpointSlices and Namespaces whenever they change. */
-function startDnsPump(client: Client, dns: Helper): { close(): void } {
-  const f = new InformerFactory(client);
+function startDnsPump(f: InformerFactory, dns: Helper): { close(): void } {
   const svcs = f.informer(R('', 'services'));
   const slices = f.informer(R('discovery.k8s.io', 'endpointslices'));
   const nss = f.informer(R('', 'namespaces'));
@@ -161,50 +230,66 @@ function startDnsPump(client: Client, dns: Helper): { close(): void } {
     dns.child.stdin?.write(JSON.stringify(snap) + '\n');
   };
   const schedule = () => { if (!timer) timer = setTimeout(push, 20); };
-  for (const inf of [svcs, slices, nss]) inf.addEventHandler({ onAdd: schedule, onUpdate: schedule, onDelete: schedule });
+  const regs = [svcs, slices, nss].map((inf) => inf.addEventHandler({ onAdd: schedule, onUpdate: schedule, onDelete: schedule }));
   f.start();
-  return { close() { if (timer) clearTimeout(timer); f.close(); } };
+  return { close() { if (timer) clearTimeout(timer); for (const r of regs) r.dispose(); } };
 }
 
-/** Keeps each LoadBalancer IP on exactly one Ready node's LAN leg. */
-function startAnnouncer(client: Client, t: Topology, netns: IpNetns, inLan: (ip: string) => boolean): { close(): Promise<void> } {
-  const f = new InformerFactory(client);
+/**
+ * Keeps each LoadBalancer IP on exactly one Ready node's LAN leg. When an IP moves
+ * (its announcer went NotReady, or came back), the old node lets go of it first, and
+ * the new one tells the LAN: a gratuitous ARP with arping when it is installed, else
+ * a datagram sent from the LB IP to an unused LAN address, whose ARP request (sender:
+ * the LB IP and the new node's MAC) updates every neighbour that still has the old
+ * node's MAC for it — as a gratuitous ARP does.
+ */
+function startAnnouncer(f: InformerFactory, t: Topology, netns: IpNetns, inLan: (ip: string) => boolean): { close(): Promise<void> } {
   const svcs = f.informer<Service & KObject>(R('', 'services'));
   const nodes = f.informer<Node & KObject>(R('', 'nodes'));
   const have = new Map<string, Set<string>>();
+  const lan = parseCidr4(t.lan.cidr);
+  const unused = nthAddress(lan, cidrSize(lan) - 2);
   let running: Promise<void> = Promise.resolve();
   let dirty = false;
   let closed = false;
   const sync = async () => {
     dirty = false;
     const want = announcements(svcs.store.list(), nodes.store.list(), inLan);
-    for (const step of announcementDiff(want, have)) {
-      const node = t.nodes.find((n) => n.name === step.node);
-      if (!node) continue;
+    const plan = announcementDiff(want, have).filter((step) => t.nodes.some((n) => n.name === step.node));
+    const netnsOf = (node: string) => t.nodes.find((n) => n.name === node)!.netns;
+    const moved = new Set(plan.flatMap((step) => step.del));
+    for (const step of plan) {
       const set = have.get(step.node) ?? new Set<string>();
       for (const ip of step.del) {
-        await netns.exec(node.netns, ['ip', 'addr', 'del', `${ip}/32`, 'dev', 'eth0']).catch(() => undefined);
+        await netns.exec(netnsOf(step.node), ['ip', 'addr', 'del', `${ip}/32`, 'dev', LAN_LINK]).catch(() => undefined);
         set.delete(ip);
-      }
-      for (const ip of step.add) {
-        const r = await netns.exec(node.netns, ['ip', 'addr', 'replace', `${ip}/32`, 'dev', 'eth0']);
-        if (r.code === 0) {
-          set.add(ip);
-          // Gratuitous ARP so neighbours forget the old announcer at once (best effort: arping may be absent).
-          await runCommand('ip', ['netns', 'exec', node.netns, 'arping', '-c', '1', '-U', '-I', 'eth0', ip]).catch(() => undefined);
-        }
       }
       have.set(step.node, set);
     }
+    for (const step of plan) {
+      const set = have.get(step.node)!;
+      for (const ip of step.add) {
+        const r = await netns.exec(netnsOf(step.node), ['ip', 'addr', 'replace', `${ip}/32`, 'dev', LAN_LINK]);
+        if (r.code !== 0) { logger.warn('LoadBalancer IP not announced', { ip, node: step.node, err: r.stderr.trim() }); continue; }
+        set.add(ip);
+        if (moved.has(ip)) await tellTheLan(netnsOf(step.node), ip);
+      }
+    }
+  };
+  const tellTheLan = async (ns: string, ip: string): Promise<void> => {
+    const garp = await runCommand('ip', ['netns', 'exec', ns, 'arping', '-c', '1', '-U', '-I', LAN_LINK, ip]).catch(() => undefined);
+    if (garp?.code === 0) return;
+    const send = `const s=require('dgram').createSocket('udp4');s.on('error',()=>process.exit(0));s.bind(0,${JSON.stringify(ip)},()=>s.send('',9,${JSON.stringify(unused)},()=>setTimeout(()=>process.exit(0),20)))`;
+    await netns.exec(ns, [process.execPath, '-e', send]).catch(() => undefined);
   };
   const kick = () => {
     if (closed || dirty) return;
     dirty = true;
     running = running.then(sync).catch((e) => logger.warn('LoadBalancer announcement failed', { err: String(e) }));
   };
-  for (const inf of [svcs, nodes]) inf.addEventHandler({ onAdd: kick, onUpdate: kick, onDelete: kick });
+  const regs = [svcs, nodes].map((inf) => inf.addEventHandler({ onAdd: kick, onUpdate: kick, onDelete: kick }));
   f.start();
-  return { async close() { closed = true; f.close(); await running; } };
+  return { async close() { closed = true; for (const r of regs) r.dispose(); await running; } };
 }
 
 export { podNetnsName };

@@ -2,7 +2,8 @@
 // controllers — and tearing it all down. Nodes, proxies and DNS join as
 // their components land (see the issue notes).
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { startApiServer, type RunningApiServer } from '../apiserver/index.js';
 import { HttpClient } from '../client/http.js';
@@ -10,11 +11,11 @@ import { loadKubeconfig } from '../client/kubeconfig.js';
 import { startControllerManager, type RunningControllerManager } from '../controllers/manager.js';
 import { defaultReconcilers } from '../controllers/all.js';
 import { progress } from './progress.js';
-import { startNetnsCluster, type NetnsCluster } from './netns.js';
-import { destroyTopology } from '../node/topology.js';
+import { startNetnsCluster, type NetnsCluster, type NetnsClusterOptions } from './netns.js';
+import { createTopology, destroyTopology, type Topology } from '../node/topology.js';
 import { isRoot, ROOTLESS_ENV, rootlessUnsupported } from './rootless.js';
 
-export type Dataplane = 'auto' | 'nftables' | 'iptables' | 'none';
+export type Dataplane = 'auto' | 'nftables' | 'iptables' | 'userspace' | 'none';
 
 /** The prefix of every namespace a cluster in this data dir creates (stable, so `down` finds them). */
 export function clusterPrefix(dataDir: string): string {
@@ -35,8 +36,9 @@ export function chooseDataplane(want: Dataplane): { dataplane: Exclude<Dataplane
   if (want === 'auto') {
     if (onPath('nft')) return { dataplane: 'nftables', why: `${as} and nft present` };
     if (onPath('iptables-restore')) return { dataplane: 'iptables', why: `${as}, no nft, iptables-restore present` };
-    return { dataplane: 'none', why: 'neither nft nor iptables-restore is installed (control plane only)' };
+    return { dataplane: 'userspace', why: `${as}, but neither nft nor iptables-restore is installed: the proxies relay in userspace` };
   }
+  if (want === 'userspace') return { dataplane: 'userspace', why: 'asked for' };
   const tool = want === 'nftables' ? 'nft' : 'iptables-restore';
   if (!onPath(tool)) throw new Error(`--dataplane ${want} needs \`${tool}\`, which is not installed`);
   return { dataplane: want, why: 'asked for' };
@@ -101,37 +103,56 @@ export async function up(o: UpOptions): Promise<Cluster> {
   const closers: (() => Promise<void> | void)[] = [];
   const closeAll = async () => { for (const c of closers.reverse()) await c(); };
   try {
+    const prefix = clusterPrefix(dataDir);
+    const dp = chooseDataplane(o.dataplane ?? 'auto');
+    p.note(`  • data plane: ${dp.dataplane} (${dp.why})`);
+    const names = Array.from({ length: o.nodes ?? 2 }, (_, i) => `node-${i + 1}`);
+    const clusterCIDR = o.clusterCIDR ?? '10.244.0.0/16';
+    // The network needs nothing from the API server: it is built while the API server starts.
+    let topology: Promise<Topology> | undefined;
+    let topologyHandedOver = false;
+    if (dp.dataplane !== 'none') {
+      writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify({ prefix, pid: process.pid, nodes: names, dataplane: dp.dataplane }, null, 2));
+      closers.push(() => rmSync(join(dataDir, 'cluster.json'), { force: true }));
+      const t = p.step(`network (${names.length} nodes, LAN, client)`,
+        () => createTopology({ prefix, nodes: names, clusterCIDR }), (x) => `LAN ${x.lan.cidr}`);
+      t.catch(() => undefined); // awaited below, or by the closer
+      topology = t;
+      closers.push(async () => { if (!topologyHandedOver && await t.then(() => true, () => false)) await destroyTopology(prefix); });
+    }
     const api = await p.step(`storage and API server`, () => startApiServer({
       listenHost: o.listen.host, listenPort: o.listen.port, storage, dataDir,
       serviceClusterIPRange: o.serviceClusterIPRange, serviceNodePortRange: o.serviceNodePortRange,
     }), (a) => a.url);
     closers.push(() => api.close());
     const kubeconfigPath = api.kubeconfigPath!;
-    const client = new HttpClient(loadKubeconfig(kubeconfigPath));
-    closers.push(() => client.close());
+    const { client, socketPath } = await inProcessClient(api, dataDir, kubeconfigPath, closers);
     const reconcilers = defaultReconcilers({ disabled: o.disabledControllers });
-    const controllers = await p.step('controllers', async () => {
+    // Controllers and nodes start side by side: each side only talks to the API server.
+    const controllersP = p.step('controllers', async () => {
       const cm = startControllerManager(client, reconcilers);
-      await cm.waitForSync();
+      try {
+        await cm.waitForSync();
+      } catch (e) {
+        await cm.close();
+        throw e;
+      }
       return cm;
     }, (cm) => `${cm.controllers.length} running`);
-    closers.push(() => controllers.close());
-    const prefix = clusterPrefix(dataDir);
-    const dp = chooseDataplane(o.dataplane ?? 'auto');
-    p.note(`  • data plane: ${dp.dataplane} (${dp.why})`);
+    controllersP.catch(() => undefined); // awaited below, or by the closer
+    closers.push(async () => { await (await controllersP.catch(() => undefined))?.close(); });
     let nodes: NetnsCluster | undefined;
-    if (dp.dataplane !== 'none') {
-      const names = Array.from({ length: o.nodes ?? 2 }, (_, i) => `node-${i + 1}`);
-      writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify({ prefix, pid: process.pid, nodes: names, dataplane: dp.dataplane }, null, 2));
-      closers.push(() => rmSync(join(dataDir, 'cluster.json'), { force: true }));
+    if (topology) {
+      topologyHandedOver = true;
       nodes = await startNetnsCluster({
-        api: api.api, client, dataDir, prefix, nodes: names, mode: dp.dataplane,
-        serviceClusterIPRange: o.serviceClusterIPRange, clusterCIDR: o.clusterCIDR ?? '10.244.0.0/16',
-        lbPool: o.lbPool ?? '172.30.0.200-172.30.0.250', progress: p,
+        api: api.api, client, dataDir, prefix, nodes: names, mode: dp.dataplane as NetnsClusterOptions['mode'], apiSocket: socketPath, kubeconfigPath,
+        serviceClusterIPRange: o.serviceClusterIPRange, clusterCIDR,
+        lbPool: o.lbPool ?? '172.30.0.200-172.30.0.250', progress: p, topology,
       });
       const n = nodes;
       closers.push(() => n.close());
     }
+    const controllers = await controllersP;
     const summary = (): ClusterSummary => ({
       apiServer: api.url, kubeconfig: kubeconfigPath, storage,
       serviceClusterIPRange: o.serviceClusterIPRange, serviceNodePortRange: o.serviceNodePortRange,
@@ -145,6 +166,38 @@ export async function up(o: UpOptions): Promise<Cluster> {
     await closeAll();
     throw e;
   }
+}
+
+/**
+ * The client this process's own components (controllers, agents, proxies, DNS) share.
+ * They reach the API server over a unix socket in the data dir (owner-only), in plain
+ * HTTP: each of the connections they hold (one per watch) would otherwise cost a TLS
+ * handshake on both ends, a few ms of CPU each, on the path to `up` being ready. Falls back
+ * to the kubeconfig when the path is too long for a unix socket.
+ */
+async function inProcessClient(api: RunningApiServer, dataDir: string, kubeconfigPath: string, closers: (() => Promise<void> | void)[]): Promise<{ client: HttpClient; socketPath?: string }> {
+  const path = join(dataDir, 'apiserver.sock');
+  if (Buffer.byteLength(path) > 100) {
+    const c = new HttpClient(loadKubeconfig(kubeconfigPath));
+    closers.push(() => c.close());
+    return { client: c };
+  }
+  rmSync(path, { force: true });
+  const server = createHttpServer({ keepAliveTimeout: 30_000, requestTimeout: 0 });
+  api.api.serve(server);
+  await new Promise<void>((res, rej) => {
+    server.once('error', rej);
+    server.listen(path, () => res());
+  });
+  chmodSync(path, 0o600);
+  closers.push(() => new Promise<void>((res) => {
+    server.close(() => res());
+    server.closeAllConnections();
+    rmSync(path, { force: true });
+  }));
+  const c = new HttpClient({ server: 'http://localhost', token: api.token }, { socketPath: path });
+  closers.push(() => c.close());
+  return { client: c, socketPath: path };
 }
 
 export function renderSummary(s: ClusterSummary): string {
