@@ -3,7 +3,9 @@
 // transactions are replayed onto (atomic, refusing what the kernel refuses).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FakeRuleApplier, IptablesApplier, NftApplier, filterKubeRules, iptablesBinaries, listRules } from '../src/proxy/runtime/apply.js';
+import { FakeRuleApplier, IptablesApplier, NftApplier, filterKubeRules, iptablesBinaries, listRules, splitEndpointChains, withInserts } from '../src/proxy/runtime/apply.js';
+import { applyIptablesText, dumpIptables, parseRuleArgs } from '../src/proxy/iptables/model.js';
+import { changedScenarioSnapshot } from '../src/proxy/testdata/scenario.js';
 import { NftablesDataplane } from '../src/proxy/runtime/dataplane.js';
 import { RecordingRunner } from '../src/proxy/runtime/exec.js';
 import { isProxyError } from '../src/proxy/runtime/errors.js';
@@ -17,7 +19,7 @@ import { scenarioSnapshot, services, slices, nodeName, nodeIPs } from '../src/pr
 test('NftApplier: one `nft -f -` with the script on stdin, inside the namespace', async () => {
   const runner = new RecordingRunner();
   await new NftApplier({ netns: 'svcnet-node-a', runner }).apply({ kind: 'nftables', script: 'add table ip kube-proxy\n' });
-  assert.deepEqual(runner.calls, [{ argv: ['ip', 'netns', 'exec', 'svcnet-node-a', 'nft', '-f', '-'], stdin: 'add table ip kube-proxy\n' }]);
+  assert.deepEqual(runner.calls, [{ argv: ['nsenter', '--net=/run/netns/svcnet-node-a', 'nft', '-f', '-'], stdin: 'add table ip kube-proxy\n' }]);
 });
 
 test('NftApplier: a rejected script is a COMMAND_FAILED error carrying nft\'s message', async () => {
@@ -32,8 +34,8 @@ test('NftApplier.listRules: both families, a missing table is no error', async (
     : { code: 0, stdout: 'table ip kube-proxy {\n}\n', stderr: '' });
   assert.equal(await listRules({ mode: 'nftables', netns: 'n', runner }), 'table ip kube-proxy {\n}\n');
   assert.deepEqual(runner.calls.map((c) => c.argv.join(' ')), [
-    'ip netns exec n nft list table ip kube-proxy',
-    'ip netns exec n nft list table ip6 kube-proxy',
+    'nsenter --net=/run/netns/n nft list table ip kube-proxy',
+    'nsenter --net=/run/netns/n nft list table ip6 kube-proxy',
   ]);
 });
 
@@ -43,25 +45,36 @@ test('iptables binaries per variant and family', () => {
   assert.deepEqual(iptablesBinaries('IPv4', 'nft').restore, 'iptables-nft-restore');
 });
 
-test('IptablesApplier: restore --noflush with -w, then only the missing jumps are inserted, in order', async () => {
+test('IptablesApplier: restore --noflush with -w, then only the missing jumps are inserted, in order, by one restore', async () => {
   const rs = renderIptables(scenarioSnapshot(), { family: 'IPv4' });
   const present = rs.jumps.filter((j) => j.table === 'nat' && j.chain === 'PREROUTING').map((j) => j.line);
   const runner = new RecordingRunner((argv) => {
-    if (argv[0] === 'iptables-legacy-save') {
-      return { code: 0, stdout: argv.includes('nat') ? `*nat\n:PREROUTING ACCEPT [0:0]\n${present.join('\n')}\nCOMMIT\n` : '*filter\nCOMMIT\n', stderr: '' };
+    if (argv.includes('-S')) {
+      return { code: 0, stdout: argv.includes('PREROUTING') ? `-P PREROUTING ACCEPT\n${present.join('\n')}\n` : `-P ${argv.at(-1)} ACCEPT\n`, stderr: '' };
     }
     if (argv.includes('-C')) return { code: 1, stdout: '', stderr: 'iptables: Bad rule (does a matching rule exist in that chain?).\n' };
     return { code: 0, stdout: '', stderr: '' };
   });
   await new IptablesApplier({ runner, variant: 'legacy' }).apply({ kind: 'iptables', family: 'IPv4', restore: rs.restore, jumps: rs.jumps });
-  assert.deepEqual(runner.calls[0], { argv: ['iptables-legacy-restore', '-w', '5', '--noflush'], stdin: rs.restore });
-  const inserts = runner.calls.filter((c) => c.argv.includes('-I'));
+  // Each built-in chain is listed once, never the whole table.
+  assert.ok(!runner.calls.some((c) => c.argv[0] === 'iptables-legacy-save'));
+  const listed = runner.calls.filter((c) => c.argv.includes('-S')).map((c) => c.argv.slice(-3).join(' '));
+  assert.deepEqual(listed.sort(), ['filter -S FORWARD', 'filter -S INPUT', 'filter -S OUTPUT', 'nat -S OUTPUT', 'nat -S POSTROUTING', 'nat -S PREROUTING']);
+  // One restore: the sync's rules, and the missing jumps inserted at the end of their table.
+  const restores = runner.calls.filter((c) => c.argv[0] === 'iptables-legacy-restore');
+  assert.equal(restores.length, 1);
+  assert.deepEqual(restores[0]!.argv, ['iptables-legacy-restore', '-w', '5', '--noflush']);
   const expected = rs.jumps.filter((j) => !present.includes(j.line));
-  assert.equal(inserts.length, expected.length);
-  // Reverse order at position 1 leaves them in the listed order.
-  assert.deepEqual(inserts.map((c) => c.argv.slice(5, 7).join(' ')), expected.reverse().map((j) => `-I ${j.chain}`));
-  assert.ok(inserts.every((c) => c.argv[7] === '1'));
-  assert.ok(!runner.calls.some((c) => c.argv.includes('-C') && c.argv.includes('PREROUTING')), 'jumps found in iptables-save are not re-checked');
+  assert.equal(restores[0]!.stdin, withInserts(rs.restore, expected));
+  // Reverse order at position 1 (per table) leaves them in the listed order.
+  const inserts = restores[0]!.stdin!.split('\n').filter((l) => l.startsWith('-I '));
+  const want = (['filter', 'nat'] as const).flatMap((t) => expected.filter((j) => j.table === t).reverse()
+    .map((j) => `-I ${j.chain} 1 ${j.line.slice(`-A ${j.chain} `.length)}`));
+  assert.deepEqual(inserts, want);
+  // Applied to the model, the jumps end up first in each chain, in the listed order.
+  const tables = applyIptablesText(new Map(), restores[0]!.stdin!);
+  for (const j of expected) assert.ok(tables.get(j.table)!.get(j.chain)!.rules.some((r) => r.text === parseRuleArgs([...j.args]).text), j.line);
+  assert.ok(!runner.calls.some((c) => c.argv.includes('-C') && c.argv.includes('PREROUTING')), 'jumps found by -S are not re-checked');
 });
 
 test('filterKubeRules keeps KUBE- chains and the jumps into them', () => {
@@ -116,7 +129,7 @@ test('fake kernel: a refused transaction changes nothing (atomic), and failures 
   assert.equal(fake.attempted.length, 4);
 });
 
-test('nftables data plane: chains flushed by a partial sync are deleted ≥ 1 s later, in their own transaction', async () => {
+test('nftables data plane: chains flushed by a partial sync are deleted ≥ 1 s later, by a later transaction', async () => {
   const clock = new FakeClock(0);
   const fake = new FakeRuleApplier('nftables');
   const metrics = new ProxyMetrics('nftables');
@@ -133,8 +146,24 @@ test('nftables data plane: chains flushed by a partial sync are deleted ≥ 1 s 
   clock.advance(1000);
   assert.deepEqual(await dp.sync(after, { full: false }), { partial: true });
   assert.deepEqual(webChains(), []);
-  assert.equal(fake.applied.length, 4, 'full, partial, (empty) partial, deletion');
+  assert.equal(fake.applied.length, 3, 'full, partial, then a partial that also deletes them');
+  assert.match((fake.applied[2] as { script: string }).script, /^delete chain ip kube-proxy .*default\/web\//m);
   assert.ok(metrics.nftablesRulesTotal.value({ family: 'IPv4' }) < rulesBefore);
   assert.match(dp.lastRules(), /^add table ip kube-proxy/);
   assert.doesNotMatch(dp.lastRules(), /default\/web\//);
+});
+
+test('splitEndpointChains: endpoint chains first in batches, the rest last; the same tables as one restore', () => {
+  const full = renderIptables(scenarioSnapshot(), { family: 'IPv4' });
+  const partial = renderIptables(changedScenarioSnapshot(), { family: 'IPv4', previous: scenarioSnapshot() });
+  assert.deepEqual(splitEndpointChains(full.restore, 1000), [full.restore]);
+  for (const rs of [full, partial]) {
+    const batches = splitEndpointChains(rs.restore, 2);
+    const whole = applyIptablesText(applyIptablesText(new Map(), full.restore), rs.restore);
+    const split = batches.reduce((t, b) => applyIptablesText(t, b), applyIptablesText(new Map(), full.restore));
+    assert.equal(dumpIptables(split), dumpIptables(whole));
+    if (rs === full) assert.ok(batches.length > 2);
+    // Endpoint chains the restore deletes are never flushed ahead of the last batch.
+    for (const c of rs.deletedChains) for (const b of batches.slice(0, -1)) assert.ok(!b.includes(`:${c} `), c);
+  }
 });

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Endpoint } from 'kubernetes-types/discovery/v1.js';
-import { buildSnapshot, diffSnapshots, type ServicePortSnapshot } from './snapshot.js';
-import { changedScenarioSnapshot, ep, nodeIPs, nodeName, scenarioSnapshot, service, slice } from './testdata/scenario.js';
+import { buildServicePortsOf, buildSnapshot, diffSnapshots, serviceKey, SnapshotCache, sliceServiceKey, type ServicePortSnapshot } from './snapshot.js';
+import { changedScenarioSnapshot, ep, nodeIPs, nodeName, scenarioSnapshot, service, services, slice, slices } from './testdata/scenario.js';
 
 const snap = scenarioSnapshot();
 
@@ -183,5 +183,44 @@ describe('diffSnapshots', () => {
     assert.deepEqual(diffSnapshots(snap, scenarioSnapshot()).servicePorts, []);
     const relabelled = { ...snap, nodeLabels: { ...snap.nodeLabels, 'topology.kubernetes.io/zone': 'zone-a' } };
     assert.equal(diffSnapshots(snap, relabelled).nodeChanged, true);
+  });
+});
+
+describe('SnapshotCache', () => {
+  const labels = { 'kubernetes.io/hostname': nodeName };
+  const build = (cache: SnapshotCache, svcs = services, sls = slices) => {
+    for (const svc of svcs) {
+      const mine = sls.filter((sl) => sliceServiceKey(sl) === serviceKey(svc));
+      cache.set(serviceKey(svc), buildServicePortsOf(svc, mine, nodeName, labels));
+    }
+    return cache.snapshot({ nodeName, nodeIPs, nodeLabels: labels });
+  };
+
+  it('gives what buildSnapshot gives', () => {
+    assert.deepEqual(build(new SnapshotCache()), scenarioSnapshot());
+  });
+
+  it('keeps unchanged service ports (identity) and the list when nothing changed; patches or re-sorts otherwise', () => {
+    const cache = new SnapshotCache();
+    const a = build(cache);
+    const same = build(cache);
+    assert.equal(same.servicePorts, a.servicePorts, 'an unchanged rebuild keeps the very same list');
+    const web = services.find((s) => s.metadata!.name === 'web')!;
+    const webSlices = slices.filter((sl) => sliceServiceKey(sl) === serviceKey(web));
+    const changed: typeof webSlices = [];
+    assert.equal(cache.set(serviceKey(web), buildServicePortsOf(web, changed, nodeName, labels)), true);
+    const b = cache.snapshot({ nodeName, nodeIPs, nodeLabels: labels });
+    assert.notEqual(b.servicePorts, a.servicePorts, 'an earlier snapshot keeps its own list');
+    assert.deepEqual(a.servicePorts.map((sp) => sp.id), b.servicePorts.map((sp) => sp.id));
+    for (let i = 0; i < a.servicePorts.length; i++) {
+      const sp = a.servicePorts[i]!;
+      if (sp.service === 'web') assert.notEqual(b.servicePorts[i], sp);
+      else assert.equal(b.servicePorts[i], sp);
+    }
+    assert.deepEqual(b, buildSnapshot({ services, slices: slices.filter((sl) => !webSlices.includes(sl) || changed.includes(sl)), nodeName, nodeIPs, nodeLabels: labels }));
+    // A service going away (and coming back) re-sorts.
+    cache.set(serviceKey(web), undefined);
+    assert.ok(!cache.snapshot({ nodeName, nodeIPs }).servicePorts.some((sp) => sp.service === 'web'));
+    assert.deepEqual(build(cache), scenarioSnapshot());
   });
 });

@@ -18,6 +18,7 @@ import type { Service, ServicePort } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { canonicalIP, ipFamilyOf, parseCIDRSloppy, formatCIDR } from '../api/validation/ip.js';
 import { joinHostPort, servicePortNameString } from './names.js';
+import { deepEqual } from '../api/validation/meta.js';
 
 export type IPFamily = 'IPv4' | 'IPv6';
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
@@ -371,6 +372,33 @@ function buildServicePorts(
   return out;
 }
 
+/** `namespace/service` an EndpointSlice belongs to (its kubernetes.io/service-name label), if any. */
+export function sliceServiceKey(slice: EndpointSlice): string | undefined {
+  const svc = slice.metadata?.labels?.[labelServiceName];
+  return svc === undefined ? undefined : `${slice.metadata?.namespace ?? 'default'}/${svc}`;
+}
+
+/** `namespace/name` of a Service, as the slices that name it are indexed. */
+export function serviceKey(svc: Service): string {
+  return `${svc.metadata?.namespace ?? 'default'}/${svc.metadata?.name ?? ''}`;
+}
+
+/**
+ * The service ports of one Service, from the EndpointSlices that name it (`slices` may
+ * hold others: they are ignored). Empty for a Service kube-proxy skips. Pure: the
+ * incremental builder calls it for the services that changed only.
+ */
+export function buildServicePortsOf(
+  svc: Service, slices: readonly EndpointSlice[], nodeName: string, nodeLabels: Record<string, string>,
+): ServicePortSnapshot[] {
+  if (shouldSkipService(svc)) return [];
+  return buildServicePorts(svc, slices, nodeName, nodeLabels);
+}
+
+function compareServicePorts(a: ServicePortSnapshot, b: ServicePortSnapshot): number {
+  return compareStrings(a.name, b.name) || compareStrings(a.protocol, b.protocol);
+}
+
 /**
  * Builds the node's view of every proxied ServicePort. Services that kube-proxy skips
  * (headless, ExternalName, no clusterIP, a foreign service-proxy-name) are left out; a
@@ -378,18 +406,81 @@ function buildServicePorts(
  */
 export function buildSnapshot(input: BuildSnapshotInput): ProxySnapshot {
   const nodeLabels = { ...(input.nodeLabels ?? {}) };
+  // Index the slices by service once: O(services + slices), not their product.
+  const byService = new Map<string, EndpointSlice[]>();
+  for (const sl of input.slices) {
+    const k = sliceServiceKey(sl);
+    if (k === undefined) continue;
+    const list = byService.get(k);
+    if (list) list.push(sl);
+    else byService.set(k, [sl]);
+  }
   const servicePorts: ServicePortSnapshot[] = [];
   for (const svc of input.services) {
-    if (shouldSkipService(svc)) continue;
-    servicePorts.push(...buildServicePorts(svc, input.slices, input.nodeName, nodeLabels));
+    for (const sp of buildServicePortsOf(svc, byService.get(serviceKey(svc)) ?? [], input.nodeName, nodeLabels)) servicePorts.push(sp);
   }
-  servicePorts.sort((a, b) => compareStrings(a.name, b.name) || compareStrings(a.protocol, b.protocol));
+  servicePorts.sort(compareServicePorts);
   return {
     nodeName: input.nodeName,
     nodeIPs: canonicalIPs(input.nodeIPs),
     nodeLabels,
     servicePorts,
   };
+}
+
+/**
+ * The snapshot kept up to date service by service (the sync loop's): `set` the service
+ * ports of each Service that changed, then `snapshot()`. Unchanged service ports keep
+ * their identity from one snapshot to the next, which is what lets the renderers and
+ * diffSnapshots skip them cheaply; when no service port appeared or went away, the
+ * sorted list is patched in place instead of re-sorted.
+ */
+export class SnapshotCache {
+  private readonly byService = new Map<string, ServicePortSnapshot[]>();
+  private sorted: ServicePortSnapshot[] | undefined;
+  private index = new Map<string, number>();
+  private patches: ServicePortSnapshot[] = [];
+
+  /** The service ports of one Service ([] or none: removed). Returns whether anything changed. */
+  set(key: string, ports: ServicePortSnapshot[] | undefined): boolean {
+    const old = this.byService.get(key) ?? [];
+    const now = ports ?? [];
+    if (old.length === now.length && old.every((sp, i) => sp === now[i] || servicePortEqual(sp, now[i]!))) return false;
+    if (now.length) this.byService.set(key, now);
+    else this.byService.delete(key);
+    if (this.sorted && old.length === now.length && old.every((sp, i) => sp.id === now[i]!.id)) this.patches.push(...now);
+    else this.sorted = undefined;
+    return true;
+  }
+
+  /** Forgets every service (node name or labels changed: everything is rebuilt). */
+  clear(): void {
+    this.byService.clear();
+    this.sorted = undefined;
+    this.patches = [];
+  }
+
+  snapshot(node: { nodeName: string; nodeIPs: readonly string[]; nodeLabels?: Record<string, string> }): ProxySnapshot {
+    if (!this.sorted) {
+      const all: ServicePortSnapshot[] = [];
+      for (const ports of this.byService.values()) for (const sp of ports) all.push(sp);
+      all.sort(compareServicePorts);
+      this.sorted = all;
+      this.index = new Map(all.map((sp, i) => [sp.id, i]));
+      this.patches = [];
+    } else if (this.patches.length) {
+      // Earlier snapshots keep their own array.
+      this.sorted = this.sorted.slice();
+      for (const sp of this.patches) this.sorted[this.index.get(sp.id)!] = sp;
+      this.patches = [];
+    }
+    return { nodeName: node.nodeName, nodeIPs: canonicalIPs(node.nodeIPs), nodeLabels: { ...(node.nodeLabels ?? {}) }, servicePorts: this.sorted };
+  }
+}
+
+/** Whether two service ports are the same (identity first, then structure). */
+export function servicePortEqual(a: ServicePortSnapshot, b: ServicePortSnapshot): boolean {
+  return a === b || deepEqual(a, b);
 }
 
 /** Sorted list of the service ports (ids) of one IP family. */
@@ -430,7 +521,7 @@ export function diffSnapshots(a: ProxySnapshot, b: ProxySnapshot): SnapshotDiff 
     if (!old) {
       added.push(id);
       services.add(`${sp.namespace}/${sp.service}`);
-    } else if (JSON.stringify(old) !== JSON.stringify(sp)) {
+    } else if (!servicePortEqual(old, sp)) {
       changed.push(id);
       services.add(`${sp.namespace}/${sp.service}`);
     }
@@ -441,9 +532,7 @@ export function diffSnapshots(a: ProxySnapshot, b: ProxySnapshot): SnapshotDiff 
       services.add(`${sp.namespace}/${sp.service}`);
     }
   }
-  const nodeChanged = a.nodeName !== b.nodeName
-    || JSON.stringify(a.nodeIPs) !== JSON.stringify(b.nodeIPs)
-    || JSON.stringify(Object.entries(a.nodeLabels).sort()) !== JSON.stringify(Object.entries(b.nodeLabels).sort());
+  const nodeChanged = a.nodeName !== b.nodeName || !deepEqual(a.nodeIPs, b.nodeIPs) || !deepEqual(a.nodeLabels, b.nodeLabels);
   return {
     added: added.sort(),
     removed: removed.sort(),

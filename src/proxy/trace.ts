@@ -431,6 +431,15 @@ class NftRuleEval {
     throw new TraceError(`unsupported nft selector "${a} ${b}"`);
   }
 
+  private inSetConcat(name: string, values: string[]): boolean {
+    const set = this.table.sets.get(name);
+    if (!set) throw new TraceError(`rule uses missing set @${name}`);
+    for (const e of set.elements.values()) {
+      if (e.key.length === values.length && e.key.every((k, i) => valueMatches(values[i]!, k))) return true;
+    }
+    return false;
+  }
+
   private inSet(name: string, value: string): boolean {
     const set = this.table.sets.get(name);
     if (!set) throw new TraceError(`rule uses missing set @${name}`);
@@ -495,6 +504,17 @@ class NftRuleEval {
         }
         if (states.includes('new') === neg) return [{ st, kind: 'nomatch' }];
         i = j;
+      } else if (t === 'ct' && next === 'status') {
+        // ct status [!=] dnat: the connection was DNATed (by an earlier hook).
+        let j = i + 2;
+        let neg = false;
+        if (tokens[j] === '!=') {
+          neg = true;
+          j++;
+        }
+        if (tokens[j] !== 'dnat') throw new TraceError(`unsupported ct status ${tokens[j]}`);
+        if (st.dnatted === neg) return [{ st, kind: 'nomatch' }];
+        i = j + 1;
       } else if (t === 'fib') {
         // fib saddr|daddr type [!=] local
         const addr = next === 'saddr' ? st.src : st.dst;
@@ -525,9 +545,27 @@ class NftRuleEval {
         if ((op === '==' ? eq : !eq) === false) return [{ st, kind: 'nomatch' }];
         i += 5;
       } else if (t === 'numgen') {
-        // numgen random mod N vmap { 0 : goto A, 1 : goto B }
         const n = Number(tokens[i + 3]);
-        if (tokens[i + 4] !== 'vmap' || tokens[i + 5] !== '{') throw new TraceError('unsupported numgen expression');
+        if (tokens[i + 1] !== 'random' || tokens[i + 2] !== 'mod' || !(n > 0)) throw new TraceError('unsupported numgen expression');
+        if (tokens[i + 4] !== 'vmap') {
+          // numgen random mod N [==|!=] V …: matches with probability 1/N (or 1 - 1/N); the walk forks.
+          let j = i + 4;
+          let neg = false;
+          if (tokens[j] === '==' || tokens[j] === '!=') {
+            neg = tokens[j] === '!=';
+            j++;
+          }
+          const v = Number(tokens[j]);
+          if (!Number.isInteger(v)) throw new TraceError('unsupported numgen expression');
+          const hit = v >= 0 && v < n ? 1 / n : 0;
+          const p = neg ? 1 - hit : hit;
+          const out: NftEval[] = [];
+          if (p > 0) out.push(...this.run(tokens.slice(j + 1), clone(st, p)));
+          if (p < 1) out.push({ st: clone(st, 1 - p), kind: 'nomatch' });
+          return out;
+        }
+        // numgen random mod N vmap { 0 : goto A, 1 : goto B }
+        if (tokens[i + 5] !== '{') throw new TraceError('unsupported numgen expression');
         const entries = new Map<number, string>();
         let j = i + 6;
         let cur: string[] = [];
@@ -587,7 +625,13 @@ class NftRuleEval {
           if (v === undefined) return [{ st, kind: 'nomatch' }];
           return [this.verdict(v, st)];
         }
-        if (sels.length !== 1) throw new TraceError('a concatenation must be looked up in a map');
+        if (sels.length !== 1) {
+          // A concatenation: only a lookup in a named set (`a . b @set`).
+          if (!tokens[j]?.startsWith('@')) throw new TraceError('a concatenation must be looked up in a set or map');
+          if (!this.inSetConcat(tokens[j].slice(1), sels.map((x) => x.value))) return [{ st, kind: 'nomatch' }];
+          i = j + 1;
+          continue;
+        }
         const value = sels[0].value;
         let neg = false;
         if (tokens[j] === '!=' || tokens[j] === '==') {

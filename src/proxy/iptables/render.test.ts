@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { buildSnapshot, type IPFamily } from '../snapshot.js';
-import { formatIptablesRuleset, renderIptables, type IptablesRenderOptions, type IptablesRuleset } from './render.js';
+import { formatIptablesRuleset, largeClusterEndpointsThreshold, renderIptables, type IptablesRenderOptions, type IptablesRuleset } from './render.js';
 import { dumpIptables, parseIptables } from './model.js';
 import { traceIptables } from '../trace.js';
 import { ipFamilyOf } from '../../api/validation/ip.js';
@@ -184,5 +184,22 @@ describe('iptables renderer', () => {
     const rs = renderIptables(snap, { family: 'IPv4' });
     assert.match(rs.restore, /-A KUBE-SERVICES -m comment --comment "default\/solo cluster IP" -m tcp -p tcp -d 10\.96\.1\.1 --dport 80 -j KUBE-SVC-/);
     assert.match(rs.restore, /-j DNAT --to-destination 10\.244\.9\.9:80\n/);
+  });
+
+  it('above largeClusterEndpointsThreshold endpoints, per-endpoint rules carry no comment (kube-proxy largeClusterMode)', () => {
+    const n = Math.ceil(largeClusterEndpointsThreshold / 10) + 1;
+    const snap = buildSnapshot({
+      services: Array.from({ length: n }, (_, i) => service(`s${i}`, { clusterIPs: [`10.96.7.${i + 1}`], ports: [{ port: 80 }] })),
+      slices: Array.from({ length: n }, (_, i) => slice(`s${i}`, `s${i}-1`, [{ port: 8080, protocol: 'TCP' }],
+        Array.from({ length: 10 }, (_, j) => ep(`10.244.${10 + i}.${j + 1}`)))),
+      nodeName, nodeIPs,
+    });
+    const rs = renderIptables(snap, { family: 'IPv4' });
+    const lines = rs.restore.split('\n');
+    assert.ok(lines.some((l) => l.startsWith('-A KUBE-SEP-')));
+    assert.ok(lines.filter((l) => l.startsWith('-A KUBE-SEP-') || / -j KUBE-SEP-/.test(l)).every((l) => !l.includes('--comment')));
+    assert.ok(lines.some((l) => l.startsWith('-A KUBE-SERVICES') && l.includes('--comment')), 'the top-level rules keep theirs');
+    const r = traceIptables(formatIptablesRuleset(rs), { src: '10.244.1.100', dst: '10.96.7.1', port: 80, from: 'pod' }, { localAddresses: nodeIPs });
+    assert.equal(r.endpoints.length, 10);
   });
 });

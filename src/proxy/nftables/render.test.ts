@@ -11,7 +11,7 @@ import { assertGolden } from '../testdata/golden.js';
 import { checkFlow, flows } from '../testdata/flows.js';
 import { inPrivateNetns, kernelSkipReason } from '../testdata/kernel.js';
 import {
-  changedScenarioSnapshot, clusterCIDRs, nodeIPs, nodeName, scenarioSnapshot, serviceCIDRs, services, slices,
+  changedScenarioSnapshot, clusterCIDRs, ep, nodeIPs, nodeName, scenarioSnapshot, service, serviceCIDRs, services, slice, slices,
 } from '../testdata/scenario.js';
 import { nftNameLengthMax } from '../names.js';
 
@@ -74,6 +74,29 @@ describe('nftables renderer', () => {
     assert.deepEqual(r.endpoints.map((e) => `${e.ip}:${e.port}`), ['10.244.2.9:8080']);
   });
 
+  it('picks an endpoint with one rule each (probability 1/n), DNAT in the rule, no chain per endpoint', () => {
+    for (const n of [1, 3, 20]) {
+      const eps = Array.from({ length: n }, (_, i) => ep(`10.244.3.${i + 1}`));
+      const snap = buildSnapshot({
+        services: [service('many', { clusterIPs: ['10.96.5.5'], ports: [{ name: 'http', port: 80 }] })],
+        slices: [slice('many', 'many-1', [{ name: 'http', port: 8080, protocol: 'TCP' }], eps)],
+        nodeName, nodeIPs,
+      });
+      const rs = renderNftables(snap, opts('IPv4'));
+      const dispatch = rs.script.split('\n').filter((l) => / service-\S+many\S* .*dnat to /.test(l));
+      assert.equal(dispatch.length, n, dispatch.join('\n'));
+      assert.ok(!rs.chains.some((c) => c.startsWith('endpoint-')));
+      const r = traceNftables(rs.script, { src: '10.244.1.100', dst: '10.96.5.5', port: 80, from: 'pod' }, { localAddresses: nodeIPs });
+      assert.equal(r.branches.length, n);
+      for (const b of r.branches) assert.ok(Math.abs(b.probability - 1 / n) < 1e-9, `${b.probability}`);
+      assert.deepEqual(new Set(r.endpoints.map((e) => e.ip)), new Set(eps.map((e) => e.addresses[0])));
+      assert.equal(r.masquerade, false);
+      // Hairpin: the endpoint's own connection through the service is masqueraded.
+      const self = traceNftables(rs.script, { src: '10.244.3.1', dst: '10.96.5.5', port: 80, from: 'pod' }, { localAddresses: nodeIPs });
+      assert.deepEqual(self.branches.filter((b) => b.masquerade).map((b) => b.endpoint?.ip), ['10.244.3.1']);
+    }
+  });
+
   describe('incremental sync', () => {
     const next = changedScenarioSnapshot();
     const full = renderNftables(next, opts('IPv4'));
@@ -90,7 +113,7 @@ describe('nftables renderer', () => {
       applyNftScript(model, incr.script);
       // Stale chains are flushed now and deleted by a later transaction.
       const deletion = renderNftablesChainDeletion('IPv4', incr.staleChains, incr);
-      assert.ok(deletion.length > 0);
+      assert.equal(deletion.length > 0, incr.staleChains.length > 0);
       applyNftScript(model, deletion);
       assert.equal(dumpNftables(model), dumpNftables(parseNftables(full.script)));
     });
@@ -99,6 +122,22 @@ describe('nftables renderer', () => {
       const same = renderNftables(snapshot, opts('IPv4', { previous: snapshot }));
       assert.equal(same.script.trim().split('\n').length, 1, same.script);
       assert.deepEqual(same.staleChains, []);
+    });
+
+    it('with the state of the previous render, writes the same as without it', () => {
+      // Forth and back, then forth again, carrying the state each time.
+      const a = renderNftables(snapshot, opts('IPv4'));
+      const b = renderNftables(next, opts('IPv4', { previous: snapshot, state: a.state }));
+      assert.equal(b.script, incr.script);
+      const c = renderNftables(snapshot, opts('IPv4', { previous: next, state: b.state }));
+      assert.equal(c.script, renderNftables(snapshot, opts('IPv4', { previous: next })).script);
+      const d = renderNftables(next, opts('IPv4', { previous: snapshot, state: c.state }));
+      assert.equal(d.script, incr.script);
+      assert.deepEqual(d.chains, full.chains);
+      const model = parseNftables(rendered.IPv4.script);
+      for (const x of [b, c, d]) applyNftScript(model, x.script);
+      applyNftScript(model, renderNftablesChainDeletion('IPv4', [...b.staleChains, ...c.staleChains, ...d.staleChains], d));
+      assert.equal(dumpNftables(model), dumpNftables(parseNftables(full.script)));
     });
 
     it('refills a chain that was stale but is used again instead of deleting it', () => {

@@ -12,9 +12,11 @@
 //   later, in a separate transaction (`renderNftablesChainDeletion`), because kernels
 //   before 6.2 notice only after a moment that a deleted map element no longer
 //   references a chain, and refuse to delete it.
+//   With `state` (what the previous render remembered per service port) an incremental
+//   render costs O(changed service ports), not O(all).
 
 import { nftEndpointNames, nftServiceChains } from '../names.js';
-import { familyServicePorts, type IPFamily, type ProxySnapshot, type ServicePortFamily, type ServicePortSnapshot, type SnapshotEndpoint } from '../snapshot.js';
+import { familyServicePorts, servicePortEqual, type IPFamily, type ProxySnapshot, type ServicePortFamily, type ServicePortSnapshot, type SnapshotEndpoint } from '../snapshot.js';
 import {
   cidrHas, defaultMasqueradeBit, localCIDR, masqueradeMark, nodeIPOf, nodePortAddressing, type RenderOptions,
 } from '../render-options.js';
@@ -47,6 +49,7 @@ export const clusterIPsCheckChain = 'cluster-ips-check';
 export const firewallIPsMap = 'firewall-ips';
 export const firewallCheckChain = 'firewall-check';
 export const markMasqChain = 'mark-for-masquerade';
+export const hairpinSet = 'hairpin-endpoints';
 export const masqueradingChain = 'masquerading';
 
 export interface NftBaseChain {
@@ -100,6 +103,13 @@ export interface NftablesRenderOptions extends RenderOptions {
    * use again is simply refilled, the others are still reported in `staleChains`.
    */
   pendingStaleChains?: string[];
+  /**
+   * The renderer's memory of the last render with these options (`NftablesRuleset.state`):
+   * each service port's chains, sets and map elements. With it, an incremental render
+   * costs O(changed service ports); without it (or when it does not describe `previous`)
+   * it is rebuilt from `previous`. It is updated in place: after a failed apply, drop it.
+   */
+  state?: NftRenderState;
 }
 
 export interface NftablesRuleset {
@@ -111,35 +121,60 @@ export interface NftablesRuleset {
   partial: boolean;
   /** Flushed but not deleted: delete them ≥1 s after this script ran (renderNftablesChainDeletion). */
   staleChains: string[];
-  /** Every chain of the resulting table. */
-  chains: string[];
+  /** Every chain of the resulting table (computed when read). */
+  readonly chains: string[];
+  /** Whether the resulting table has this chain (valid until the next render with `state`). */
+  hasChain(name: string): boolean;
+  /** Pass to the next render (`state`) to make it incremental in O(changed). */
+  state: NftRenderState;
 }
+
+/**
+ * How a service chain picks an endpoint: one rule per endpoint, `numgen random mod (n-i)
+ * == 0 … dnat to IP:PORT` (probability 1/(n-i), as iptables' `-m statistic`), the DNAT in
+ * the rule itself rather than in a chain per endpoint. Measured at 10,000 services × 10
+ * endpoints (nft 1.0.6, kernel 6.18): anonymous `numgen … vmap {}` sets are bound by
+ * walking the whole pending transaction (minutes per full sync), and every `add rule`
+ * makes nft dump all chains, which the kernel pages in time quadratic in their number
+ * (110,000 endpoint chains: seconds per one-service change; 12,500 without them: ~0.1 s).
+ * Hairpin (a pod reaching itself through its service) is masqueraded in postrouting:
+ * `ct status dnat ip saddr . ip daddr @hairpin-endpoints`, one element `ip . ip` per endpoint.
+ */
 
 interface ChainDef {
   comment?: string;
   rules: string[];
 }
 
-interface ContainerDef {
+interface SetDef {
   kind: 'set' | 'map';
   /** The `{ … }` specification. */
   spec: string;
-  /** key → `key[ comment "…"][ : value]` element text. */
-  elements: Map<string, string>;
 }
 
-interface Built {
+interface ElementDef {
+  container: string;
+  key: string;
+  /** `key[ comment "…"][ : value]`. */
+  text: string;
+}
+
+/** What one service port (or the fixed part of the table) contributes: its own chains and sets, and map elements. */
+interface Fragment {
   chains: Map<string, ChainDef>;
-  containers: Map<string, ContainerDef>;
+  sets: Map<string, SetDef>;
+  /** container + '\0' + key → element (the last one written wins, at the place of the first). */
+  elements: Map<string, ElementDef>;
 }
 
 function quote(s: string): string {
   return `"${s.replaceAll('"', '\\"')}"`;
 }
 
-class Builder {
+class FragmentBuilder implements Fragment {
   readonly chains = new Map<string, ChainDef>();
-  readonly containers = new Map<string, ContainerDef>();
+  readonly sets = new Map<string, SetDef>();
+  readonly elements = new Map<string, ElementDef>();
   chain(name: string, comment?: string): void {
     if (!this.chains.has(name)) this.chains.set(name, { ...(comment ? { comment } : {}), rules: [] });
   }
@@ -147,22 +182,47 @@ class Builder {
     this.chain(chain);
     this.chains.get(chain)!.rules.push(comment ? `${rule} comment ${quote(comment)}` : rule);
   }
-  container(kind: 'set' | 'map', name: string, spec: string): void {
-    if (!this.containers.has(name)) this.containers.set(name, { kind, spec, elements: new Map() });
+  set(kind: 'set' | 'map', name: string, spec: string): void {
+    if (!this.sets.has(name)) this.sets.set(name, { kind, spec });
   }
-  element(name: string, key: string, value?: string, comment?: string): void {
-    const c = this.containers.get(name)!;
-    c.elements.set(key, key + (comment ? ` comment ${quote(comment)}` : '') + (value !== undefined ? ` : ${value}` : ''));
+  element(container: string, key: string, value?: string, comment?: string): void {
+    const text = key + (comment ? ` comment ${quote(comment)}` : '') + (value !== undefined ? ` : ${value}` : '');
+    this.elements.set(`${container}\0${key}`, { container, key, text });
   }
 }
 
-function build(snapshot: ProxySnapshot, opts: NftablesRenderOptions): Built {
+interface Ctx {
+  ipX: string;
+  addrType: string;
+  ifLocal?: string;
+  ifNotLocal?: string;
+  masqueradeAll: boolean;
+  nodeIP?: string;
+}
+
+function contextOf(snapshot: ProxySnapshot, opts: RenderOptions): { ctx: Ctx; key: string } {
   const family = opts.family;
   const ipX = family === 'IPv6' ? 'ip6' : 'ip';
-  const addrType = family === 'IPv6' ? 'ipv6_addr' : 'ipv4_addr';
+  const podCIDR = localCIDR(opts);
+  const ctx: Ctx = {
+    ipX,
+    addrType: family === 'IPv6' ? 'ipv6_addr' : 'ipv4_addr',
+    ...(podCIDR ? { ifLocal: `${ipX} saddr ${podCIDR}`, ifNotLocal: `${ipX} saddr != ${podCIDR}` } : {}),
+    masqueradeAll: opts.masqueradeAll ?? false,
+    ...(nodeIPOf(snapshot, family) ? { nodeIP: nodeIPOf(snapshot, family) } : {}),
+  };
+  const key = JSON.stringify([family, opts.masqueradeAll ?? false, opts.masqueradeBit ?? defaultMasqueradeBit,
+    opts.detectLocal ?? null, opts.nodePortAddresses ?? null, opts.serviceCIDRs ?? null, snapshot.nodeIPs]);
+  return { ctx, key };
+}
+
+/** The table's fixed part: base chains, dispatch chains, the shared sets and maps. */
+function fixedFragment(snapshot: ProxySnapshot, opts: RenderOptions, ctx: Ctx): Fragment {
+  const family = opts.family;
+  const { ipX, addrType } = ctx;
   const noLocalhost = family === 'IPv6' ? 'ip6 daddr != ::1' : 'ip daddr != 127.0.0.0/8';
   const mark = masqueradeMark(opts.masqueradeBit ?? defaultMasqueradeBit);
-  const b = new Builder();
+  const b = new FragmentBuilder();
 
   for (const bc of nftBaseChains) b.chain(bc.name);
   for (const j of jumpChains) {
@@ -172,12 +232,16 @@ function build(snapshot: ProxySnapshot, opts: NftablesRenderOptions): Built {
   for (const c of [servicesChain, clusterIPsCheckChain, masqueradingChain, markMasqChain]) b.chain(c);
 
   b.rule(markMasqChain, `mark set mark or ${mark}`);
+  b.set('set', hairpinSet,
+    `{ type ${addrType} . ${addrType} ; comment ${quote('endpoint . endpoint: a connection DNATed to its own source is masqueraded')} ; }`);
+  // Hairpin: a pod reaching itself through a service must be SNATed, or its reply bypasses conntrack.
+  b.rule(masqueradingChain, `ct status dnat ${ipX} saddr . ${ipX} daddr @${hairpinSet} jump ${markMasqChain}`);
   b.rule(masqueradingChain, `mark and ${mark} == 0 return`);
   // Clear the mark so a packet that traverses the stack again is not masqueraded twice.
   b.rule(masqueradingChain, `mark set mark xor ${mark}`);
   b.rule(masqueradingChain, 'masquerade fully-random');
 
-  b.container('set', clusterIPsSet, `{ type ${addrType} ; comment ${quote('Active ClusterIPs')} ; }`);
+  b.set('set', clusterIPsSet, `{ type ${addrType} ; comment ${quote('Active ClusterIPs')} ; }`);
   b.rule(clusterIPsCheckChain, `${ipX} daddr @${clusterIPsSet} reject`, 'Reject traffic to invalid ports of ClusterIPs');
   const serviceCIDRs = (opts.serviceCIDRs ?? [])
     .map((c) => parseCIDRSloppy(c.trim()))
@@ -189,13 +253,13 @@ function build(snapshot: ProxySnapshot, opts: NftablesRenderOptions): Built {
 
   const np = nodePortAddressing(opts, snapshot);
   if (!np.matchAll) {
-    b.container('set', nodePortIPsSet, `{ type ${addrType} ; comment ${quote('IPs that accept NodePort traffic')} ; }`);
+    b.set('set', nodePortIPsSet, `{ type ${addrType} ; comment ${quote('IPs that accept NodePort traffic')} ; }`);
     for (const ip of np.ips) b.element(nodePortIPsSet, ip);
   }
 
-  b.container('map', noEndpointServicesMap,
+  b.set('map', noEndpointServicesMap,
     `{ type ${addrType} . inet_proto . inet_service : verdict ; comment ${quote('vmap to drop or reject packets to services with no endpoints')} ; }`);
-  b.container('map', noEndpointNodePortsMap,
+  b.set('map', noEndpointNodePortsMap,
     `{ type inet_proto . inet_service : verdict ; comment ${quote('vmap to drop or reject packets to service nodeports with no endpoints')} ; }`);
   b.chain(rejectChain, 'helper for @no-endpoint-services / @no-endpoint-nodeports');
   b.rule(rejectChain, 'reject');
@@ -204,45 +268,35 @@ function build(snapshot: ProxySnapshot, opts: NftablesRenderOptions): Built {
     ? `${noLocalhost} meta l4proto . th dport vmap @${noEndpointNodePortsMap}`
     : `${ipX} daddr @${nodePortIPsSet} meta l4proto . th dport vmap @${noEndpointNodePortsMap}`);
 
-  b.container('map', firewallIPsMap,
+  b.set('map', firewallIPsMap,
     `{ type ${addrType} . inet_proto . inet_service : verdict ; comment ${quote('destinations that are subject to LoadBalancerSourceRanges')} ; }`);
   b.rule(firewallCheckChain, `${ipX} daddr . meta l4proto . th dport vmap @${firewallIPsMap}`);
 
-  b.container('map', serviceIPsMap,
+  b.set('map', serviceIPsMap,
     `{ type ${addrType} . inet_proto . inet_service : verdict ; comment ${quote('ClusterIP, ExternalIP and LoadBalancer IP traffic')} ; }`);
-  b.container('map', serviceNodePortsMap, `{ type inet_proto . inet_service : verdict ; comment ${quote('NodePort traffic')} ; }`);
+  b.set('map', serviceNodePortsMap, `{ type inet_proto . inet_service : verdict ; comment ${quote('NodePort traffic')} ; }`);
   b.rule(servicesChain, `${ipX} daddr . meta l4proto . th dport vmap @${serviceIPsMap}`);
   b.rule(servicesChain, np.matchAll
     ? `fib daddr type local ${noLocalhost} meta l4proto . th dport vmap @${serviceNodePortsMap}`
     : `${ipX} daddr @${nodePortIPsSet} meta l4proto . th dport vmap @${serviceNodePortsMap}`);
-
-  const podCIDR = localCIDR(opts);
-  const ctx: Ctx = {
-    b, ipX, addrType,
-    ifLocal: podCIDR ? `${ipX} saddr ${podCIDR}` : undefined,
-    ifNotLocal: podCIDR ? `${ipX} saddr != ${podCIDR}` : undefined,
-    masqueradeAll: opts.masqueradeAll ?? false,
-    nodeIP: nodeIPOf(snapshot, family),
-  };
-  for (const { sp, fam } of familyServicePorts(snapshot, family)) writeServicePort(sp, fam, ctx);
-  return { chains: b.chains, containers: b.containers };
+  return b;
 }
 
-interface Ctx {
-  b: Builder;
-  ipX: string;
-  addrType: string;
-  ifLocal?: string;
-  ifNotLocal?: string;
-  masqueradeAll: boolean;
-  nodeIP?: string;
-}
-
-function writeServicePort(sp: ServicePortSnapshot, fam: ServicePortFamily, ctx: Ctx): void {
-  const { b, ipX } = ctx;
+/** One service port's chains, affinity sets and map elements, for one family. */
+function servicePortFragment(sp: ServicePortSnapshot, fam: ServicePortFamily, ctx: Ctx): Fragment {
+  const b = new FragmentBuilder();
+  const { ipX } = ctx;
   const protocol = sp.protocol.toLowerCase();
   const chains = nftServiceChains(sp.namespace, sp.service, protocol, sp.portName);
-  const ep = (e: SnapshotEndpoint) => nftEndpointNames(sp.namespace, sp.service, protocol, sp.portName, e.ip, e.port);
+  const epNames = new Map<SnapshotEndpoint, ReturnType<typeof nftEndpointNames>>();
+  const ep = (e: SnapshotEndpoint) => {
+    let n = epNames.get(e);
+    if (!n) {
+      n = nftEndpointNames(sp.namespace, sp.service, protocol, sp.portName, e.ip, e.port);
+      epNames.set(e, n);
+    }
+    return n;
+  };
 
   const usesClusterPolicyChain = fam.clusterEndpoints.length > 0 && fam.usesClusterEndpoints;
   const usesLocalPolicyChain = fam.localEndpoints.length > 0 && fam.usesLocalEndpoints;
@@ -264,7 +318,7 @@ function writeServicePort(sp: ServicePortSnapshot, fam: ServicePortFamily, ctx: 
   if (usesFWChain) b.chain(chains.firewall);
   if (usesClusterPolicyChain) b.chain(chains.cluster);
   if (usesLocalPolicyChain) b.chain(chains.local);
-  for (const e of fam.reachableEndpoints) b.chain(ep(e).chain);
+  for (const e of fam.reachableEndpoints) b.element(hairpinSet, `${e.ip} . ${e.ip}`);
 
   const key = (ip: string, port: number) => `${ip} . ${protocol} . ${port}`;
   b.element(clusterIPsSet, fam.clusterIP);
@@ -320,131 +374,290 @@ function writeServicePort(sp: ServicePortSnapshot, fam: ServicePortFamily, ctx: 
   if (sp.sessionAffinity === 'ClientIP') {
     for (const e of fam.reachableEndpoints) {
       // Affinity is per client IP and ServicePort, whichever service IP was used (as in iptables mode).
-      b.container('set', ep(e).affinitySet,
-        `{ type ${ctx.addrType} ; flags dynamic,timeout ; timeout ${sp.stickyMaxAgeSeconds}s ; }`);
+      b.set('set', ep(e).affinitySet, `{ type ${ctx.addrType} ; flags dynamic,timeout ; timeout ${sp.stickyMaxAgeSeconds}s ; }`);
     }
   }
 
+  const affinity = sp.sessionAffinity === 'ClientIP';
+  // What choosing an endpoint does: remember the client (affinity), then DNAT.
+  const toEndpoint = (e: SnapshotEndpoint) =>
+    `${affinity ? `update @${ep(e).affinitySet} { ${ipX} saddr } ` : ''}meta l4proto ${protocol} dnat to ${e.key}`;
   const writeEndpointRules = (svcChain: string, endpoints: SnapshotEndpoint[]): void => {
-    if (sp.sessionAffinity === 'ClientIP') {
-      for (const e of endpoints) b.rule(svcChain, `${ipX} saddr @${ep(e).affinitySet} goto ${ep(e).chain}`);
+    if (affinity) {
+      for (const e of endpoints) b.rule(svcChain, `${ipX} saddr @${ep(e).affinitySet} ${toEndpoint(e)}`);
     }
-    const vmap = endpoints.map((e, i) => `${i} : goto ${ep(e).chain}`).join(', ');
-    b.rule(svcChain, `numgen random mod ${endpoints.length} vmap { ${vmap} }`);
+    const n = endpoints.length;
+    endpoints.forEach((e, i) => {
+      b.rule(svcChain, i < n - 1 ? `numgen random mod ${n - i} == 0 ${toEndpoint(e)}` : toEndpoint(e));
+    });
   };
   if (usesClusterPolicyChain) writeEndpointRules(chains.cluster, fam.clusterEndpoints);
   if (usesLocalPolicyChain) writeEndpointRules(chains.local, fam.localEndpoints);
-
-  for (const e of fam.reachableEndpoints) {
-    const names = ep(e);
-    // Hairpin: a pod reaching itself through the service must be SNATed.
-    b.rule(names.chain, `${ipX} saddr ${e.ip} jump ${markMasqChain}`);
-    if (sp.sessionAffinity === 'ClientIP') b.rule(names.chain, `update @${names.affinitySet} { ${ipX} saddr }`);
-    b.rule(names.chain, `meta l4proto ${protocol} dnat to ${e.key}`);
-  }
+  return b;
 }
 
 function tableFamilyOf(family: IPFamily): 'ip' | 'ip6' {
   return family === 'IPv6' ? 'ip6' : 'ip';
 }
 
+const baseChainByName = new Map(nftBaseChains.map((bc) => [bc.name, bc]));
+
 function chainDecl(prefix: string, name: string, def: ChainDef): string {
-  const base = nftBaseChains.find((bc) => bc.name === name);
+  const base = baseChainByName.get(name);
   if (base) return `add chain ${prefix} ${name} { type ${base.type} hook ${base.hook} priority ${base.priority} ; }`;
   if (def.comment) return `add chain ${prefix} ${name} { comment ${quote(def.comment)} ; }`;
   return `add chain ${prefix} ${name}`;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((x, i) => x === b[i]);
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+// ---------------------------------------------------------------- renderer state
+
+interface Claim {
+  /** Service port id ('' for the fixed part). */
+  id: string;
+  /** Sort position of the service port: of two claims on one key, the later one wins (as a map set in order). */
+  rank: string;
+  text: string;
+}
+
+export interface NftRenderState {
+  /** Options and node IPs the fragments were rendered with. */
+  key: string;
+  /** The snapshot this state describes. */
+  snapshot: ProxySnapshot;
+  fixed: Fragment;
+  ports: Map<string, { sp: ServicePortSnapshot; frag: Fragment }>;
+  /** container → key → the service ports that write this element. */
+  claims: Map<string, Map<string, Claim[]>>;
+  /** Every chain of the table. */
+  allChains: Set<string>;
+}
+
+const rankOf = (sp: ServicePortSnapshot) => `${sp.name}\0${sp.protocol}`;
+
+function effective(claims: Claim[] | undefined): string | undefined {
+  if (!claims || claims.length === 0) return undefined;
+  let best = claims[0]!;
+  for (const c of claims) if (c.rank >= best.rank) best = c;
+  return best.text;
+}
+
+function addClaims(st: NftRenderState, id: string, rank: string, frag: Fragment): void {
+  for (const e of frag.elements.values()) {
+    let byKey = st.claims.get(e.container);
+    if (!byKey) st.claims.set(e.container, byKey = new Map());
+    const list = byKey.get(e.key);
+    if (list) list.push({ id, rank, text: e.text });
+    else byKey.set(e.key, [{ id, rank, text: e.text }]);
+  }
+}
+
+function removeClaims(st: NftRenderState, id: string, frag: Fragment): void {
+  for (const e of frag.elements.values()) {
+    const byKey = st.claims.get(e.container);
+    const list = byKey?.get(e.key);
+    if (!list) continue;
+    const i = list.findIndex((c) => c.id === id);
+    if (i >= 0) list.splice(i, 1);
+    if (list.length === 0) byKey!.delete(e.key);
+  }
+}
+
+/**
+ * Renders every fragment of `snapshot` (reusing those of `cache` whose service port is
+ * unchanged) into a fresh state.
+ */
+function buildState(snapshot: ProxySnapshot, opts: RenderOptions, cache?: NftRenderState): NftRenderState {
+  const { ctx, key } = contextOf(snapshot, opts);
+  const reuse = cache && cache.key === key ? cache.ports : undefined;
+  const st: NftRenderState = {
+    key, snapshot, fixed: fixedFragment(snapshot, opts, ctx), ports: new Map(), claims: new Map(), allChains: new Set(),
+  };
+  addClaims(st, '', '', st.fixed);
+  for (const c of st.fixed.chains.keys()) st.allChains.add(c);
+  for (const { sp, fam } of familyServicePorts(snapshot, opts.family)) {
+    const old = reuse?.get(sp.id);
+    const frag = old && (old.sp === sp || servicePortEqual(old.sp, sp)) ? old.frag : servicePortFragment(sp, fam, ctx);
+    st.ports.set(sp.id, { sp, frag });
+    addClaims(st, sp.id, rankOf(sp), frag);
+    for (const c of frag.chains.keys()) st.allChains.add(c);
+  }
+  return st;
+}
+
+function allChainsInOrder(st: NftRenderState): string[] {
+  const out = [...st.fixed.chains.keys()];
+  for (const { frag } of st.ports.values()) for (const c of frag.chains.keys()) out.push(c);
+  return out;
 }
 
 /** Renders the nftables table of one IP family; incremental when `previous` is given. */
 export function renderNftables(snapshot: ProxySnapshot, opts: NftablesRenderOptions): NftablesRuleset {
   const tableFamily = tableFamilyOf(opts.family);
   const prefix = `${tableFamily} ${kubeProxyTable}`;
-  const built = build(snapshot, opts);
   const lines: string[] = [];
   const tableDecl = `add table ${prefix} { comment ${quote('rules for kube-proxy')} ; }`;
   let staleChains: string[] = [];
+  let st: NftRenderState;
 
   if (!opts.previous) {
+    st = buildState(snapshot, opts, opts.state);
+    const frags = [st.fixed, ...[...st.ports.values()].map((p) => p.frag)];
     lines.push(tableDecl, `delete table ${prefix}`, tableDecl);
-    for (const [name, def] of built.chains) lines.push(chainDecl(prefix, name, def));
-    for (const [name, c] of built.containers) lines.push(`add ${c.kind} ${prefix} ${name} ${c.spec}`);
-    for (const [name, def] of built.chains) for (const r of def.rules) lines.push(`add rule ${prefix} ${name} ${r}`);
-    for (const [name, c] of built.containers) for (const e of c.elements.values()) lines.push(`add element ${prefix} ${name} { ${e} }`);
+    for (const f of frags) for (const [name, def] of f.chains) lines.push(chainDecl(prefix, name, def));
+    for (const f of frags) for (const [name, s] of f.sets) lines.push(`add ${s.kind} ${prefix} ${name} ${s.spec}`);
+    for (const f of frags) for (const [name, def] of f.chains) for (const r of def.rules) lines.push(`add rule ${prefix} ${name} ${r}`);
+    // Elements grouped by map, each in the order first written, with the last value written.
+    const byContainer = new Map<string, Map<string, string>>();
+    for (const name of st.fixed.sets.keys()) byContainer.set(name, new Map());
+    for (const f of frags) {
+      for (const e of f.elements.values()) {
+        let m = byContainer.get(e.container);
+        if (!m) byContainer.set(e.container, m = new Map());
+        m.set(e.key, e.text);
+      }
+    }
+    for (const [name, m] of byContainer) for (const text of m.values()) lines.push(`add element ${prefix} ${name} { ${text} }`);
   } else {
-    const prev = build(opts.previous, { ...opts, previous: undefined });
+    st = opts.state && opts.state.snapshot === opts.previous ? opts.state : buildState(opts.previous, opts, opts.state);
+    const { ctx, key } = contextOf(snapshot, opts);
+    const everything = key !== st.key;
     const pending = new Set(opts.pendingStaleChains ?? []);
 
-    // Sets and maps whose definition changed cannot be altered: they are deleted and
-    // re-added, so every rule that names them has to be rewritten too.
-    const newSets: string[] = [];
-    const deletedSets: string[] = [];
-    for (const [name, c] of built.containers) {
-      const old = prev.containers.get(name);
-      if (!old) newSets.push(name);
-      else if (old.spec !== c.spec) {
-        deletedSets.push(name);
-        newSets.push(name);
+    // The service ports that changed: [id, old fragment, new fragment].
+    const changes: { id: string; rank: string; sp?: ServicePortSnapshot; old?: Fragment; now?: Fragment }[] = [];
+    changes.push({ id: '', rank: '', old: st.fixed, now: fixedFragment(snapshot, opts, ctx) });
+    let kept = 0;
+    const current = familyServicePorts(snapshot, opts.family);
+    for (const { sp, fam } of current) {
+      const e = st.ports.get(sp.id);
+      if (!e) {
+        changes.push({ id: sp.id, rank: rankOf(sp), sp, now: servicePortFragment(sp, fam, ctx) });
+        continue;
       }
-    }
-    for (const name of prev.containers.keys()) if (!built.containers.has(name)) deletedSets.push(name);
-    const recreated = new Set(deletedSets.filter((n) => built.containers.has(n)));
-    const namesRecreatedSet = (rules: readonly string[]) =>
-      rules.some((r) => [...recreated].some((set) => r.includes(`@${set} `) || r.endsWith(`@${set}`)));
-
-    const changedChains: string[] = [];
-    const newChains: string[] = [];
-    for (const [name, def] of built.chains) {
-      const old = prev.chains.get(name);
-      if (!old) {
-        newChains.push(name);
-        changedChains.push(name);
-        // A chain left stale earlier may still exist with no rules: refilling it is all it takes.
-        pending.delete(name);
-      } else if (!sameList(old.rules, def.rules) || namesRecreatedSet(old.rules)) {
-        changedChains.push(name);
+      kept++;
+      if (!everything && (e.sp === sp || servicePortEqual(e.sp, sp))) {
+        e.sp = sp;
+        continue;
       }
+      const now = servicePortFragment(sp, fam, ctx);
+      changes.push({ id: sp.id, rank: rankOf(sp), sp, old: e.frag, now });
     }
-    const stale = [...prev.chains.keys()].filter((c) => !built.chains.has(c));
-    for (const c of pending) if (!built.chains.has(c)) stale.push(c);
-    staleChains = [...new Set(stale)].sort();
+    if (kept !== st.ports.size) {
+      const ids = new Set(current.map((c) => c.sp.id));
+      for (const [id, e] of st.ports) if (!ids.has(id)) changes.push({ id, rank: rankOf(e.sp), old: e.frag });
+    }
 
-    lines.push(tableDecl);
-    for (const name of newChains) lines.push(chainDecl(prefix, name, built.chains.get(name)!));
-    // Flush before deleting sets: the rules that reference a stale affinity set live in these chains.
-    for (const name of changedChains) if (!newChains.includes(name)) lines.push(`flush chain ${prefix} ${name}`);
-    for (const name of staleChains) if (prev.chains.has(name)) lines.push(`flush chain ${prefix} ${name}`);
-    for (const name of deletedSets) lines.push(`delete ${prev.containers.get(name)!.kind} ${prefix} ${name}`);
-    for (const name of newSets) {
-      const c = built.containers.get(name)!;
-      lines.push(`add ${c.kind} ${prefix} ${name} ${c.spec}`);
-    }
-    for (const [name, c] of built.containers) {
-      const old = prev.containers.get(name);
-      const wasRecreated = recreated.has(name);
-      if (old && !wasRecreated) {
-        for (const [k, e] of old.elements) {
-          const now = c.elements.get(k);
-          if (now === undefined || now !== e) lines.push(`delete element ${prefix} ${name} { ${k} }`);
+    const newChains: [string, ChainDef][] = [];
+    const changedChains: [string, ChainDef][] = [];
+    /** New and changed chains, in the order of their service port's chains: they are (re)filled. */
+    const filled: [string, ChainDef][] = [];
+    const stale: string[] = [];
+    const deletedSets: [string, SetDef][] = [];
+    const addedSets: [string, SetDef][] = [];
+    const touched = new Map<string, Map<string, string | undefined>>();
+    const touch = (container: string, k: string) => {
+      let m = touched.get(container);
+      if (!m) touched.set(container, m = new Map());
+      if (!m.has(k)) m.set(k, effective(st.claims.get(container)?.get(k)));
+    };
+    for (const c of changes) {
+      const oldChains = c.old?.chains ?? new Map<string, ChainDef>();
+      const nowChains = c.now?.chains ?? new Map<string, ChainDef>();
+      const oldSets = c.old?.sets ?? new Map<string, SetDef>();
+      const nowSets = c.now?.sets ?? new Map<string, SetDef>();
+      // Sets and maps whose definition changed cannot be altered: they are deleted and
+      // re-added, so every rule that names them has to be rewritten too.
+      const recreated: string[] = [];
+      for (const [name, s] of oldSets) {
+        const n = nowSets.get(name);
+        if (!n) deletedSets.push([name, s]);
+        else if (n.spec !== s.spec || n.kind !== s.kind) {
+          recreated.push(name);
+          deletedSets.push([name, s]);
+          addedSets.push([name, n]);
         }
       }
-      for (const [k, e] of c.elements) {
-        if (!old || wasRecreated || old.elements.get(k) !== e) lines.push(`add element ${prefix} ${name} { ${e} }`);
+      for (const [name, s] of nowSets) if (!oldSets.has(name)) addedSets.push([name, s]);
+      const namesRecreated = (rules: readonly string[]) =>
+        recreated.length > 0 && rules.some((r) => recreated.some((set) => r.includes(`@${set} `) || r.endsWith(`@${set}`)));
+      for (const [name, def] of nowChains) {
+        const old = oldChains.get(name);
+        if (!old) {
+          newChains.push([name, def]);
+          filled.push([name, def]);
+          // A chain left stale earlier may still exist with no rules: refilling it is all it takes.
+          pending.delete(name);
+        } else if (!sameList(old.rules, def.rules) || namesRecreated(old.rules)) {
+          changedChains.push([name, def]);
+          filled.push([name, def]);
+        }
+      }
+      for (const name of oldChains.keys()) if (!nowChains.has(name)) stale.push(name);
+
+      for (const e of c.old?.elements.values() ?? []) touch(e.container, e.key);
+      for (const e of c.now?.elements.values() ?? []) touch(e.container, e.key);
+      if (c.old) removeClaims(st, c.id, c.old);
+      if (c.now) addClaims(st, c.id, c.rank, c.now);
+      for (const name of oldChains.keys()) st.allChains.delete(name);
+      for (const name of nowChains.keys()) st.allChains.add(name);
+      if (c.id === '') st.fixed = c.now!;
+      else if (c.now) st.ports.set(c.id, { sp: c.sp!, frag: c.now });
+      else st.ports.delete(c.id);
+    }
+    if (changes.some((c) => c.now && !c.old && c.id !== '')) {
+      // Keep the service ports in snapshot order (the order of `chains` and of a later full render).
+      const ordered = new Map<string, { sp: ServicePortSnapshot; frag: Fragment }>();
+      for (const { sp } of current) ordered.set(sp.id, st.ports.get(sp.id)!);
+      st.ports = ordered;
+    }
+    const staleNow = new Set(stale);
+    for (const ch of pending) if (!st.allChains.has(ch)) stale.push(ch);
+    staleChains = [...new Set(stale)].sort();
+
+    // The table exists (with its comment, from the full sync): a bare `add table` keeps the
+    // transaction valid without making nft list every chain and set of it first.
+    lines.push(`add table ${prefix}`);
+    for (const [name, def] of newChains) lines.push(chainDecl(prefix, name, def));
+    // Flush before deleting sets: the rules that reference a stale affinity set live in these chains.
+    for (const [name] of changedChains) lines.push(`flush chain ${prefix} ${name}`);
+    for (const name of staleChains) if (staleNow.has(name)) lines.push(`flush chain ${prefix} ${name}`);
+    for (const [name, s] of deletedSets) lines.push(`delete ${s.kind} ${prefix} ${name}`);
+    for (const [name, s] of addedSets) lines.push(`add ${s.kind} ${prefix} ${name} ${s.spec}`);
+    const containerOrder = [...st.fixed.sets.keys()];
+    for (const c of touched.keys()) if (!st.fixed.sets.has(c)) containerOrder.push(c);
+    for (const name of containerOrder) {
+      const keys = touched.get(name);
+      if (!keys) continue;
+      const after = new Map<string, string | undefined>();
+      for (const k of keys.keys()) after.set(k, effective(st.claims.get(name)?.get(k)));
+      for (const [k, before] of keys) if (before !== undefined && before !== after.get(k)) lines.push(`delete element ${prefix} ${name} { ${k} }`);
+      for (const [k, before] of keys) {
+        const now = after.get(k);
+        if (now !== undefined && now !== before) lines.push(`add element ${prefix} ${name} { ${now} }`);
       }
     }
-    for (const name of changedChains) for (const r of built.chains.get(name)!.rules) lines.push(`add rule ${prefix} ${name} ${r}`);
+    for (const [name, def] of filled) for (const r of def.rules) lines.push(`add rule ${prefix} ${name} ${r}`);
+    st.key = key;
+    st.snapshot = snapshot;
   }
 
+  const state = st;
+  let chainList: string[] | undefined;
   return {
     family: opts.family,
     tableFamily,
     script: lines.join('\n') + '\n',
     partial: !!opts.previous,
     staleChains,
-    chains: [...built.chains.keys()],
+    get chains() { return chainList ??= allChainsInOrder(state); },
+    hasChain: (name: string) => state.allChains.has(name),
+    state,
   };
 }
 
@@ -454,8 +667,7 @@ export function renderNftables(snapshot: ProxySnapshot, opts: NftablesRenderOpti
  */
 export function renderNftablesChainDeletion(family: IPFamily, staleChains: readonly string[], current: NftablesRuleset): string {
   const prefix = `${tableFamilyOf(family)} ${kubeProxyTable}`;
-  const inUse = new Set(current.chains);
-  const lines = [...new Set(staleChains)].filter((c) => !inUse.has(c)).sort().map((c) => `delete chain ${prefix} ${c}`);
+  const lines = [...new Set(staleChains)].filter((c) => !current.hasChain(c)).sort().map((c) => `delete chain ${prefix} ${c}`);
   return lines.length ? lines.join('\n') + '\n' : '';
 }
 

@@ -5,11 +5,14 @@
 //
 // - nftables: `nft -f -`, the script on stdin: one netlink transaction, all or nothing.
 // - iptables: `iptables-restore -w 5 --noflush` (ip6tables-restore for IPv6): atomic per
-//   table; then the jumps from built-in chains (PREROUTING, OUTPUT, …) are ensured the
-//   way kube-proxy's EnsureRule does, since restore --noflush cannot "ensure" a rule in
-//   a chain it does not own. Works with iptables-nft and iptables-legacy (`variant`).
+//   table. The jumps from built-in chains (PREROUTING, OUTPUT, …) are ensured as
+//   kube-proxy's EnsureRule does (restore --noflush cannot "ensure" a rule in a chain it
+//   does not own): each built-in chain is listed once with `-S`, and the missing jumps
+//   are inserted by the same restore. Works with iptables-nft and iptables-legacy
+//   (`variant`); with iptables-nft, whose chain handling is quadratic per call, new
+//   endpoint chains are created by batches first (splitEndpointChains).
 //
-// Every command runs inside the node's network namespace (`ip netns exec NS …`) when
+// Every command runs inside the node's network namespace (`nsenter --net=/run/netns/NS …`) when
 // `netns` is given, else in the current one.
 import type { IPFamily } from '../snapshot.js';
 import type { IptablesJump } from '../iptables/render.js';
@@ -18,7 +21,7 @@ import { applyNftScript, dumpNftables, type NftModel, type NftTableModel } from 
 import { applyIptablesText, builtinChains, dumpIptables, parseRuleArgs, type IptTables } from '../iptables/model.js';
 import { isIptablesServiceChain } from '../names.js';
 import { ProxyError } from './errors.js';
-import { execRunner, inNetns, runChecked, type CommandRunner } from './exec.js';
+import { execRunner, inNetnsNetOnly, runChecked, type CommandRunner } from './exec.js';
 
 export type KernelMode = 'nftables' | 'iptables';
 
@@ -55,7 +58,7 @@ export interface RuleApplier {
 }
 
 export interface ApplierOptions {
-  /** Network namespace to run in (`ip netns exec`); undefined = the current one. */
+  /** Network namespace to run in (`nsenter --net=/run/netns/NAME`); undefined = the current one. */
   netns?: string;
   /** Default: real processes. */
   runner?: CommandRunner;
@@ -75,7 +78,7 @@ export class NftApplier implements RuleApplier {
   private readonly timeoutMs: number;
 
   constructor(opts: ApplierOptions = {}) {
-    this.runner = inNetns(opts.runner ?? execRunner, opts.netns);
+    this.runner = inNetnsNetOnly(opts.runner ?? execRunner, opts.netns);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
   }
 
@@ -153,6 +156,76 @@ export function filterKubeRules(save: string): string {
   return out.length ? out.join('\n') + '\n' : '';
 }
 
+/**
+ * Adds `-I CHAIN 1 …` lines for the jumps to a restore input, at the end of their table's
+ * section (after the KUBE- chains they name are declared), or in a section of their own.
+ * Inserting at the top in reverse order leaves them in the listed order.
+ */
+export function withInserts(restore: string, jumps: readonly IptablesJump[]): string {
+  let out = restore;
+  for (const table of ['filter', 'nat'] as const) {
+    const ins = jumps.filter((j) => j.table === table).reverse()
+      .map((j) => `-I ${j.chain} 1 ${j.line.slice(`-A ${j.chain} `.length)}`);
+    if (!ins.length) continue;
+    const start = out.startsWith(`*${table}\n`) ? 0 : out.indexOf(`\n*${table}\n`) + 1;
+    const commit = start > 0 || out.startsWith(`*${table}\n`) ? out.indexOf('\nCOMMIT\n', start) : -1;
+    if (commit < 0) out += `*${table}\n${ins.join('\n')}\nCOMMIT\n`;
+    else out = out.slice(0, commit + 1) + ins.join('\n') + out.slice(commit);
+  }
+  return out;
+}
+
+/** New endpoint chains per iptables-nft-restore call (its chain handling is quadratic per call). */
+export const iptablesNftBatchChains = 5000;
+
+/**
+ * Splits an iptables-restore input so that the KUBE-SEP chains it declares, with their
+ * rules, go first in batches of at most `max` chains, and everything else last. Each
+ * batch is atomic on its own; the endpoint chains are only jumped to from KUBE-SVC/SVL
+ * chains of the last batch, so traffic sees one switch, as with a single restore. The
+ * chains endpoint rules jump to (KUBE-MARK-MASQ) are repeated in each batch. An input
+ * with fewer endpoint chains is returned whole.
+ */
+export function splitEndpointChains(restore: string, max: number): string[] {
+  if (!restore.includes('\n:KUBE-SEP-')) return [restore];
+  const nat = restore.indexOf('*nat\n');
+  if (nat < 0) return [restore];
+  const end = restore.indexOf('\nCOMMIT\n', nat);
+  const lines = restore.slice(nat + 5, end).split('\n');
+  // Chains this restore deletes stay in the last batch: flushing them earlier would
+  // empty chains that old rules still jump to.
+  const deleted = new Set(lines.filter((l) => l.startsWith('-X ')).map((l) => l.slice(3)));
+  const sep = new Map<string, string[]>();
+  const markMasq: string[] = [];
+  const rest: string[] = [];
+  for (const l of lines) {
+    if (l.startsWith(':KUBE-SEP-') && !deleted.has(l.slice(1, l.indexOf(' ')))) {
+      sep.set(l.slice(1, l.indexOf(' ')), []);
+      continue;
+    } else if (l.startsWith('-A KUBE-SEP-')) {
+      const rules = sep.get(l.slice(3, l.indexOf(' ', 3)));
+      if (rules) {
+        rules.push(l);
+        continue;
+      }
+    }
+    if (l === ':KUBE-MARK-MASQ - [0:0]' || l.startsWith('-A KUBE-MARK-MASQ ')) markMasq.push(l);
+    rest.push(l);
+  }
+  if (sep.size <= max) return [restore];
+  const names = [...sep.keys()];
+  const out: string[] = [];
+  const mm = markMasq;
+  for (let i = 0; i < names.length; i += max) {
+    const chunk = names.slice(i, i + max);
+    const decl = [...mm.filter((l) => l.startsWith(':')), ...chunk.map((c) => `:${c} - [0:0]`)];
+    const rules = [...mm.filter((l) => l.startsWith('-A')), ...chunk.flatMap((c) => sep.get(c)!)];
+    out.push(['*nat', ...decl, ...rules, 'COMMIT', ''].join('\n'));
+  }
+  out.push(restore.slice(0, nat) + ['*nat', ...rest].join('\n') + restore.slice(end));
+  return out;
+}
+
 function savedChains(save: string): string[] {
   const out: string[] = [];
   for (const line of save.split('\n')) if (line.startsWith(':')) out.push(line.slice(1).split(/\s+/)[0] ?? '');
@@ -166,7 +239,7 @@ export class IptablesApplier implements RuleApplier {
   private readonly wait: string[];
 
   constructor(private readonly opts: IptablesApplierOptions = {}) {
-    this.runner = inNetns(opts.runner ?? execRunner, opts.netns);
+    this.runner = inNetnsNetOnly(opts.runner ?? execRunner, opts.netns);
     this.timeoutMs = opts.timeoutMs ?? 30_000;
     this.wait = ['-w', String(opts.waitSeconds ?? 5)];
   }
@@ -180,28 +253,48 @@ export class IptablesApplier implements RuleApplier {
   async apply(tx: RuleTransaction): Promise<void> {
     if (tx.kind !== 'iptables') throw new ProxyError('COMMAND_FAILED', `the iptables applier cannot apply a ${tx.kind} transaction`);
     const bin = this.bin(tx.family);
-    await runChecked(this.runner, [bin.restore, ...this.wait, '--noflush'], { stdin: tx.restore, timeoutMs: this.timeoutMs });
-    if (tx.jumps.length) await this.ensureJumps(tx.family, tx.jumps);
+    // The missing jumps go into the same restore: iptables-legacy rewrites a whole table
+    // per commit, so a separate insert would cost as much as the sync itself.
+    const text = tx.jumps.length ? withInserts(tx.restore, await this.missingJumps(tx.family, tx.jumps)) : tx.restore;
+    if (!text) return;
+    const restore = (stdin: string) => runChecked(this.runner, [bin.restore, ...this.wait, '--noflush'], { stdin, timeoutMs: this.timeoutMs });
+    // iptables-nft 1.8 declares chains in time quadratic in their number per restore:
+    // new endpoint chains go first, in batches (each atomic; nothing jumps to them yet).
+    if (await this.isNft()) for (const batch of splitEndpointChains(text, iptablesNftBatchChains)) await restore(batch);
+    else await restore(text);
   }
 
-  /** kube-proxy's EnsureRule(Prepend) for each jump; one iptables-save per table finds the ones already there. */
-  private async ensureJumps(family: IPFamily, jumps: readonly IptablesJump[]): Promise<void> {
+  private nftVariant: Promise<boolean> | undefined;
+
+  /** Whether the binaries are iptables-nft (the system's `iptables` is asked once). */
+  private isNft(): Promise<boolean> {
+    if (this.opts.variant) return Promise.resolve(this.opts.variant === 'nft');
+    return this.nftVariant ??= this.runner.run(['iptables', '--version'], { timeoutMs: this.timeoutMs })
+      .then((r) => r.stdout.includes('nf_tables'), () => false);
+  }
+
+  /**
+   * kube-proxy's EnsureRule(Prepend) for each jump, batched: each built-in chain is listed
+   * once (`-S CHAIN`, in parallel; iptables-save would print the whole table), and the
+   * jumps not found are returned, to be inserted by the sync's own restore.
+   */
+  private async missingJumps(family: IPFamily, jumps: readonly IptablesJump[]): Promise<IptablesJump[]> {
     const bin = this.bin(family);
-    const present = new Map<string, Set<string>>();
-    for (const table of new Set(jumps.map((j) => j.table))) {
-      present.set(table, new Set((await this.save(family, table)).split('\n').map((l) => l.trim())));
-    }
+    const chains = [...new Set(jumps.map((j) => `${j.table} ${j.chain}`))];
+    const listed = await Promise.all(chains.map(async (tc) => {
+      const [table, chain] = tc.split(' ') as [string, string];
+      const r = await this.runner.run([bin.main, ...this.wait, '-t', table, '-S', chain], { timeoutMs: this.timeoutMs });
+      return [tc, new Set(r.code === 0 ? r.stdout.split('\n').map((l) => l.trim()) : [])] as const;
+    }));
+    const present = new Map(listed);
     const missing: IptablesJump[] = [];
     for (const j of jumps) {
-      if (present.get(j.table)?.has(j.line)) continue;
-      // Not found textually (a save format that differs): ask iptables itself.
+      if (present.get(`${j.table} ${j.chain}`)?.has(j.line)) continue;
+      // Not found textually (a listing format that differs): ask iptables itself.
       const r = await this.runner.run([bin.main, ...this.wait, '-t', j.table, '-C', j.chain, ...j.args], { timeoutMs: this.timeoutMs });
       if (r.code !== 0) missing.push(j);
     }
-    // Inserting at the top in reverse order leaves them in the listed order.
-    for (const j of missing.reverse()) {
-      await runChecked(this.runner, [bin.main, ...this.wait, '-t', j.table, '-I', j.chain, '1', ...j.args], { timeoutMs: this.timeoutMs });
-    }
+    return missing;
   }
 
   async listRules(): Promise<string> {
@@ -222,6 +315,19 @@ export class IptablesApplier implements RuleApplier {
   }
 
   async existingChains(family: IPFamily, table: 'filter' | 'nat'): Promise<string[]> {
+    if (await this.isNft()) {
+      // iptables-nft-save takes minutes at 100k chains; nft lists the chain names at once.
+      const r = await this.runner.run(['nft', '-j', 'list', 'chains', family === 'IPv6' ? 'ip6' : 'ip'], { timeoutMs: this.timeoutMs })
+        .catch(() => undefined);
+      if (r?.code === 0) {
+        try {
+          const doc = JSON.parse(r.stdout) as { nftables?: { chain?: { table?: string; name?: string } }[] };
+          return (doc.nftables ?? []).flatMap((o) => (o.chain?.table === table && o.chain.name ? [o.chain.name] : []));
+        } catch {
+          // fall back to iptables-save
+        }
+      }
+    }
     return savedChains(await this.save(family, table));
   }
 

@@ -106,77 +106,59 @@ export class NftablesDataplane implements Dataplane {
 
   async sync(snapshot: ProxySnapshot, opts: DataplaneSyncOptions): Promise<DataplaneSyncResult> {
     const families = snapshotFamilies(snapshot, this.o.families, this.seen);
-    const rendered: { family: IPFamily; rs: NftablesRuleset }[] = [];
+    const rendered: { family: IPFamily; rs: NftablesRuleset; deleted: string[] }[] = [];
+    const start = this.clock.now();
     let partial = true;
+    let script = '';
     for (const family of families) {
       const st = this.fam(family);
       const incremental = !opts.full && st.previous !== undefined;
       if (!incremental) partial = false;
-      rendered.push({
+      const rs = renderNftables(snapshot, {
+        ...this.o.render,
         family,
-        rs: renderNftables(snapshot, {
-          ...this.o.render,
-          family,
-          ...(incremental ? { previous: st.previous, pendingStaleChains: [...st.stale.keys()] } : {}),
-        }),
+        ...(incremental ? { previous: st.previous, pendingStaleChains: [...st.stale.keys()] } : {}),
+        // The renderer's per-service-port memory: an incremental render costs O(changed).
+        ...(st.ruleset ? { state: st.ruleset.state } : {}),
       });
+      // Chains flushed by an earlier sync ≥ 1 s ago are deleted in this transaction (as
+      // kube-proxy does): they have been unreferenced since that earlier commit.
+      const due = incremental ? [...st.stale].filter(([, t]) => start - t >= staleChainDeleteDelayMs).map(([c]) => c) : [];
+      const deletion = due.length ? renderNftablesChainDeletion(family, due, rs) : '';
+      rendered.push({ family, rs, deleted: due.filter((c) => !rs.hasChain(c)) });
+      script += rs.script + deletion;
     }
     // Both families in one `nft -f`: one transaction for the whole node.
-    const script = rendered.map((r) => r.rs.script).join('');
     this.lastScript = script;
     try {
       await this.o.applier.apply({ kind: 'nftables', script });
     } catch (e) {
-      for (const st of this.state.values()) st.previous = undefined;
+      for (const st of this.state.values()) {
+        st.previous = undefined;
+        // The render updated its state for a table the kernel did not take.
+        st.ruleset = undefined;
+      }
       this.o.metrics?.nftablesSyncFailuresTotal.inc();
       throw new ProxyError('SYNC_FAILED', `nftables sync failed: ${errorText(e)}`, { cause: e });
     }
     const now = this.clock.now();
-    for (const { family, rs } of rendered) {
+    for (const { family, rs, deleted } of rendered) {
       const st = this.fam(family);
       st.previous = snapshot;
       st.ruleset = rs;
       if (!rs.partial) st.stale.clear();
-      for (const c of rs.staleChains) if (!st.stale.has(c)) st.stale.set(c, now);
-      const inUse = new Set(rs.chains);
-      for (const c of [...st.stale.keys()]) if (inUse.has(c)) st.stale.delete(c);
+      for (const c of deleted) st.stale.delete(c);
+      for (const c of rs.staleChains) if (!st.stale.has(c) && !deleted.includes(c)) st.stale.set(c, now);
+      for (const c of [...st.stale.keys()]) if (rs.hasChain(c)) st.stale.delete(c);
       countNftRules(st.ruleCounts, rs.script, !rs.partial);
+      for (const c of deleted) st.ruleCounts.delete(c);
       let total = 0;
       for (const n of st.ruleCounts.values()) total += n;
       this.o.metrics?.nftablesRulesTotal.set(total, { family });
     }
-    await this.deleteStaleChains(now);
     let next = Infinity;
     for (const st of this.state.values()) for (const t of st.stale.values()) next = Math.min(next, t + staleChainDeleteDelayMs - now);
     return { partial, ...(next !== Infinity ? { retryAfterMs: Math.max(0, next) } : {}) };
-  }
-
-  /** Deletes, in their own transaction, the chains flushed at least staleChainDeleteDelayMs ago. */
-  private async deleteStaleChains(now: number): Promise<void> {
-    let script = '';
-    const due: { st: NftFamilyState; chains: string[] }[] = [];
-    for (const [family, st] of this.state) {
-      if (!st.ruleset) continue;
-      const chains = [...st.stale].filter(([, t]) => now - t >= staleChainDeleteDelayMs).map(([c]) => c);
-      if (!chains.length) continue;
-      script += renderNftablesChainDeletion(family, chains, st.ruleset);
-      due.push({ st, chains });
-    }
-    if (!script) {
-      for (const d of due) for (const c of d.chains) d.st.stale.delete(c);
-      return;
-    }
-    try {
-      await this.o.applier.apply({ kind: 'nftables', script });
-      for (const d of due) for (const c of d.chains) {
-        d.st.stale.delete(c);
-        d.st.ruleCounts.delete(c);
-      }
-    } catch (e) {
-      // Harmless: the chains are empty and unreferenced. Retried at the next sync.
-      this.o.metrics?.nftablesCleanupFailuresTotal.inc();
-      this.log.warn('deleting stale nftables chains failed', { error: errorText(e) });
-    }
   }
 
   lastRules(): string {
@@ -254,6 +236,7 @@ export class IptablesDataplane implements Dataplane {
         ...this.o.render,
         family,
         ...(incremental ? { previous: st.previous } : {}),
+        ...(st.ruleset ? { state: st.ruleset.state } : {}),
         ...(existingNatChains ? { existingNatChains } : {}),
       });
       texts.push(rs.restore);
@@ -261,7 +244,10 @@ export class IptablesDataplane implements Dataplane {
         // Jumps from the built-in chains are ensured on full syncs only, as kube-proxy does.
         await this.o.applier.apply({ kind: 'iptables', family, restore: rs.restore, jumps: incremental ? [] : rs.jumps });
       } catch (e) {
-        for (const s of this.state.values()) s.previous = undefined;
+        for (const s of this.state.values()) {
+          s.previous = undefined;
+          s.ruleset = undefined;
+        }
         this.o.metrics?.iptablesRestoreFailuresTotal.inc();
         if (incremental) this.o.metrics?.iptablesPartialRestoreFailuresTotal.inc();
         this.lastText = texts.join('');
@@ -318,11 +304,8 @@ function countIptablesRules(counts: Map<string, Map<string, number>>, rs: Iptabl
       written.set(table, (written.get(table) ?? 0) + 1);
     } else if (line.startsWith('-X ')) t.delete(line.split(/\s+/)[1]!);
   }
-  // Chains no longer part of the ruleset are gone from the kernel too.
-  for (const [tname, t] of counts) {
-    const live = new Set(rs.chains[tname as 'filter' | 'nat'] ?? []);
-    for (const c of [...t.keys()]) if (!live.has(c)) t.delete(c);
-  }
+  // Chains the restore deleted are gone from the kernel too.
+  for (const c of rs.deletedChains) counts.get('nat')?.delete(c);
 }
 
 export class UserspaceDataplane implements Dataplane {

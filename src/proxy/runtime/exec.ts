@@ -72,6 +72,17 @@ export function inNetns(runner: CommandRunner, netns: string | undefined): Comma
   return { run: (argv, opts) => runner.run(['ip', 'netns', 'exec', netns, ...argv], opts) };
 }
 
+/**
+ * Like inNetns, but enters only the network namespace (`nsenter --net=/run/netns/NAME`):
+ * `ip netns exec` also creates a mount namespace and remounts /sys for every command,
+ * which nft and iptables do not need, and which costs about half of a small sync's apply.
+ */
+export function inNetnsNetOnly(runner: CommandRunner, netns: string | undefined): CommandRunner {
+  if (netns === undefined) return runner;
+  const path = netns.includes('/') ? netns : `/run/netns/${netns}`;
+  return { run: (argv, opts) => runner.run(['nsenter', `--net=${path}`, ...argv], opts) };
+}
+
 /** Runs argv and rejects with COMMAND_FAILED (stderr in the message) on a non-zero exit. */
 export async function runChecked(runner: CommandRunner, argv: readonly string[], opts?: CommandRunOptions): Promise<CommandResult> {
   const r = await runner.run(argv, opts);

@@ -4,6 +4,9 @@
 //   request ─▶ coalesced: at most one sync per minSyncPeriod, one at a time
 //   sync ─▶ buildSnapshot ─▶ dataplane.sync (one transaction) ─▶ metrics, health, afterSync
 //
+// - Each sync rebuilds the service ports of only the Services the events named (a
+//   Service, or the service-name label of a slice); the others keep theirs, identity
+//   included, so the data plane and the "nothing changed" check skip them in O(1).
 // - A failed sync forces the next one to be full and retries with exponential backoff;
 //   changes that arrive meanwhile wait for the backoff too (no hammering a broken nft).
 // - A bad object is logged and left out of the snapshot; it never stops the loop.
@@ -20,7 +23,11 @@ import { errorText, silentLogger, type Logger } from '../../client/log.js';
 import type { InformerFactory, Registration } from '../../client/informer.js';
 import type { KObject } from '../../client/types.js';
 import { findResource } from '../../api/resources.js';
-import { buildSnapshot, labelHeadless, labelServiceName, labelServiceProxyName, type IPFamily, type ProxySnapshot } from '../snapshot.js';
+import { deepEqual } from '../../api/validation/meta.js';
+import {
+  buildServicePortsOf, labelHeadless, labelServiceName, labelServiceProxyName, serviceKey, sliceServiceKey, SnapshotCache,
+  type IPFamily, type ProxySnapshot, type ServicePortSnapshot,
+} from '../snapshot.js';
 import type { ProxyHealth, ProxyMetrics } from '../metrics.js';
 import type { Dataplane, DataplaneSyncResult } from './dataplane.js';
 import { ProxyError } from './errors.js';
@@ -86,8 +93,17 @@ export function nodeAddresses(node: Node | undefined): string[] {
 }
 
 export class SyncLoop {
+  /** By serviceKey (`ns/name`). */
   private readonly services = new Map<string, Service>();
-  private readonly slices = new Map<string, EndpointSlice>();
+  /** Service key (`ns/name`) → its slices by slice key. */
+  private readonly slicesByService = new Map<string, Map<string, EndpointSlice>>();
+  /** Services whose service ports must be rebuilt at the next sync (the informer events say which). */
+  private readonly dirtyServices = new Set<string>();
+  /** The snapshot, kept up to date service by service. */
+  private readonly cache = new SnapshotCache();
+  /** Objects left out of the snapshot, per service key. */
+  private readonly skippedByService = new Map<string, string[]>();
+  private builtLabels: Record<string, string> | undefined;
   private node: Node | undefined;
   private nodeSeen = false;
   private readonly clock: Clock;
@@ -114,7 +130,6 @@ export class SyncLoop {
   private current: Promise<void> | undefined;
 
   private applied: ProxySnapshot | undefined;
-  private appliedJSON = '';
   private pendingServices = new Set<string>();
   private pendingEndpoints = new Set<string>();
   private triggerTimes: number[] = [];
@@ -135,10 +150,11 @@ export class SyncLoop {
 
   /** add: (undefined, svc); update: (old, svc); delete: (old, undefined). */
   onServiceChange(old: Service | undefined, svc: Service | undefined): void {
-    const k = key(svc ?? old);
+    const k = serviceKey((svc ?? old)!);
     if (svc) this.services.set(k, svc);
     else this.services.delete(k);
     if (old && svc && serviceFingerprint(old) === serviceFingerprint(svc)) return;
+    this.dirtyServices.add(k);
     this.o.metrics?.serviceChangesTotal.inc();
     this.pendingServices.add(k);
     this.o.metrics?.serviceChangesPending.set(this.pendingServices.size);
@@ -149,9 +165,19 @@ export class SyncLoop {
   onSliceChange(old: EndpointSlice | undefined, slice: EndpointSlice | undefined): void {
     const obj = slice ?? old;
     const k = key(obj);
-    if (slice) this.slices.set(k, slice);
-    else this.slices.delete(k);
+    const before = old && sliceServiceKey(old);
+    const after = slice && sliceServiceKey(slice);
+    if (before !== undefined && before !== after) this.slicesByService.get(before)?.delete(k);
+    if (after !== undefined) {
+      let m = this.slicesByService.get(after);
+      if (!m) this.slicesByService.set(after, m = new Map());
+      m.set(k, slice!);
+    } else if (!slice && before !== undefined) {
+      this.slicesByService.get(before)?.delete(k);
+    }
     if (old && slice && sliceFingerprint(old) === sliceFingerprint(slice)) return;
+    if (before !== undefined) this.dirtyServices.add(before);
+    if (after !== undefined) this.dirtyServices.add(after);
     this.o.metrics?.endpointChangesTotal.inc();
     const svcName = obj?.metadata?.labels?.[labelServiceName];
     this.pendingEndpoints.add(`${obj?.metadata?.namespace ?? ''}/${svcName ?? obj?.metadata?.name ?? ''}`);
@@ -278,49 +304,68 @@ export class SyncLoop {
 
   // ------------------------------------------------------------ the sync
 
-  /** Builds the snapshot, leaving out (and naming) any object that makes building fail. */
+  /**
+   * Brings the snapshot up to date: only the Services that informer events marked (or,
+   * after a node label change, all of them) are rebuilt; the others keep their service
+   * ports, identity included. An object that makes building fail is left out and named.
+   */
   buildSnapshot(): { snapshot: ProxySnapshot; skipped: string[] } {
-    const services = [...this.services.values()];
-    const slices = [...this.slices.values()];
     const nodeIPs = nodeAddresses(this.node);
-    const base = {
-      nodeName: this.o.nodeName,
-      nodeIPs: nodeIPs.length ? nodeIPs : [...(this.o.nodeIPs ?? [])],
-      nodeLabels: this.node?.metadata?.labels ?? {},
-    };
-    try {
-      return { snapshot: buildSnapshot({ ...base, services, slices }), skipped: [] };
-    } catch (e) {
-      this.log.warn('building the proxy snapshot failed; isolating the bad objects', { error: errorText(e) });
+    const nodeLabels = this.node?.metadata?.labels ?? {};
+    if (!this.builtLabels || !deepEqual(this.builtLabels, nodeLabels)) {
+      // Topology hints depend on the node's labels: every service port may change.
+      this.cache.clear();
+      this.skippedByService.clear();
+      for (const k of this.services.keys()) this.dirtyServices.add(k);
+      this.builtLabels = { ...nodeLabels };
     }
-    // Slow path: find the objects that break it, one service (with its slices) at a time.
-    const skipped: string[] = [];
-    const goodServices: Service[] = [];
-    const goodSlices: EndpointSlice[] = [];
-    const slicesOf = (svc: Service) => slices.filter((s) => s.metadata?.namespace === svc.metadata?.namespace
-      && s.metadata?.labels?.[labelServiceName] === svc.metadata?.name);
-    const tryBuild = (svcs: Service[], sl: EndpointSlice[]): boolean => {
-      try {
-        buildSnapshot({ ...base, services: svcs, slices: sl });
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    for (const svc of services) {
-      const mine = slicesOf(svc);
-      if (!tryBuild([svc], [])) {
-        skipped.push(`Service ${key(svc)}`);
+    for (const k of this.dirtyServices) {
+      const svc = this.services.get(k);
+      this.skippedByService.delete(k);
+      if (!svc) {
+        this.cache.set(k, undefined);
         continue;
       }
-      goodServices.push(svc);
-      for (const sl of mine) {
-        if (tryBuild([svc], [sl])) goodSlices.push(sl);
+      this.cache.set(k, this.buildService(k, svc, nodeLabels));
+    }
+    this.dirtyServices.clear();
+    const skipped = [...this.skippedByService.values()].flat();
+    const snapshot = this.cache.snapshot({
+      nodeName: this.o.nodeName,
+      nodeIPs: nodeIPs.length ? nodeIPs : [...(this.o.nodeIPs ?? [])],
+      nodeLabels,
+    });
+    return { snapshot, skipped };
+  }
+
+  /** One Service's service ports; on failure, the service or the slices that break it are left out. */
+  private buildService(k: string, svc: Service, nodeLabels: Record<string, string>): ServicePortSnapshot[] {
+    const slices = [...(this.slicesByService.get(k)?.values() ?? [])];
+    const tryBuild = (sl: EndpointSlice[]): ServicePortSnapshot[] | undefined => {
+      try {
+        return buildServicePortsOf(svc, sl, this.o.nodeName, nodeLabels);
+      } catch {
+        return undefined;
+      }
+    };
+    const all = tryBuild(slices);
+    if (all) return all;
+    this.log.warn('building the proxy snapshot failed; isolating the bad objects', { service: k });
+    const skipped: string[] = [];
+    let ports: ServicePortSnapshot[] = [];
+    if (!tryBuild([])) {
+      skipped.push(`Service ${key(svc)}`);
+    } else {
+      const good: EndpointSlice[] = [];
+      for (const sl of slices) {
+        if (tryBuild([sl])) good.push(sl);
         else skipped.push(`EndpointSlice ${key(sl)}`);
       }
+      ports = tryBuild(good) ?? [];
     }
     for (const s of skipped) this.log.error('skipping an object the proxy cannot use', { object: s });
-    return { snapshot: buildSnapshot({ ...base, services: goodServices, slices: goodSlices }), skipped };
+    this.skippedByService.set(k, skipped);
+    return ports;
   }
 
   private async syncOnce(): Promise<SyncResult> {
@@ -339,11 +384,13 @@ export class SyncLoop {
     let snapshot: ProxySnapshot;
     let skipped: string[];
     let dp: DataplaneSyncResult | undefined;
-    let json = '';
     try {
       ({ snapshot, skipped } = this.buildSnapshot());
-      json = JSON.stringify(snapshot);
-      if (!full && !retryWanted && json === this.appliedJSON) {
+      const a = this.applied;
+      // Unchanged service ports keep their identity (SnapshotCache): the same list means nothing changed.
+      const same = a !== undefined && a.servicePorts === snapshot.servicePorts && a.nodeName === snapshot.nodeName
+        && deepEqual(a.nodeIPs, snapshot.nodeIPs) && deepEqual(a.nodeLabels, snapshot.nodeLabels);
+      if (!full && !retryWanted && same) {
         dp = undefined;
       } else {
         dp = await this.o.dataplane.sync(snapshot, { full });
@@ -365,7 +412,6 @@ export class SyncLoop {
     const durationMs = end - start;
     const previous = this.applied;
     this.applied = snapshot;
-    this.appliedJSON = json;
     this.needFull = false;
     if (full) this.lastFull = start;
     this.lastError = undefined;
