@@ -2,17 +2,22 @@
 // 127.0.0.0/8 is local on Linux, so "ClusterIPs" like 127.x.y.z can be bound):
 // round-robin, ClientIP affinity, retry on a dead endpoint, refusal without endpoints,
 // listeners following the snapshot, connections surviving a reconfigure, half-close
-// and bulk integrity for TCP; sessions, affinity, endpoint removal and refusal for UDP.
+// and bulk integrity for TCP; sessions, affinity, endpoint removal and refusal for UDP;
+// a restart (open connections end with the proxy, which relays them; the service comes back);
+// the connect timeout, and the relay's own read buffers (shared, private, budget) with
+// concurrent bulk transfers through full kernel buffers (byte-exact, buffers returned).
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
 import dgram from 'node:dgram';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import type { Service, ServicePort } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { buildSnapshot, type ProxySnapshot } from '../src/proxy/snapshot.js';
 import { UserspaceProxy, desiredListeners } from '../src/proxy/userspace/proxier.js';
 import { RoundRobinBalancer } from '../src/proxy/userspace/balancer.js';
+import { RelayBufferPool } from '../src/proxy/userspace/buffers.js';
 import { ProxyMetrics } from '../src/proxy/metrics.js';
 import { FakeClock } from '../src/client/clock.js';
 import { FakeClient } from '../src/client/fake.js';
@@ -189,6 +194,50 @@ test('TCP: a refused endpoint is skipped; the connection goes to a live one', as
   assert.equal(await fetchTCP(vip2, 8080), 'ECONNRESET');
 });
 
+/**
+ * An endpoint that never answers: a listener with a backlog of 0 whose queue is already
+ * full, so the kernel drops further SYNs (the connect neither succeeds nor fails).
+ */
+async function silentEndpoint(): Promise<{ ip: string; port: number }> {
+  const py = spawn('/usr/bin/python3', ['-c', [
+    'import socket, sys',
+    's = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(0)',
+    'print(s.getsockname()[1], flush=True); sys.stdin.read()',
+  ].join('\n')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  closers.push(() => { py.kill(); });
+  const port = await new Promise<number>((resolve, reject) => {
+    py.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    py.once('error', reject);
+  });
+  // Fill the one-connection accept queue.
+  const filler = net.connect({ host: '127.0.0.1', port });
+  filler.on('error', () => undefined);
+  closers.push(() => { filler.destroy(); });
+  await new Promise((r) => filler.once('connect', r));
+  return { ip: '127.0.0.1', port };
+}
+
+test('TCP: an endpoint that does not answer is given up after the connect timeout; the next one serves', async () => {
+  const live = await tcpBackend('patient');
+  const silent = await silentEndpoint();
+  const vip = nextVIP();
+  const metrics = new ProxyMetrics('userspace');
+  const p = newProxy({ metrics, connectTimeoutMs: 300 });
+  await p.apply(snap([svc('slow', vip, [{ name: 'p', port: 8080 }])], slices('slow', 'p', 'TCP', [silent, live])));
+  // Round-robin: at least one of two connections picks the silent endpoint first (both,
+  // if it comes first in the rotation: the retry moves the rotation on to it again).
+  const took: number[] = [];
+  for (let i = 0; i < 2; i++) {
+    const t0 = Date.now();
+    const giveUp = new Promise<string>((r) => setTimeout(() => r('no answer within 5 s'), 5000).unref());
+    assert.equal(await Promise.race([fetchTCP(vip, 8080), giveUp]), 'patient');
+    took.push(Date.now() - t0);
+  }
+  assert.ok(Math.max(...took) >= 250, `one waited for the timeout (${took.join(', ')} ms)`);
+  const failures = metrics.userspaceConnectFailuresTotal.value();
+  assert.ok(failures >= 1 && failures <= 2, `${failures} connect failures`);
+});
+
 test('TCP: no endpoints means connection refused; listeners follow the snapshot', async () => {
   const b = await tcpBackend('only');
   const vip = nextVIP();
@@ -254,6 +303,95 @@ test('TCP: half-close is relayed and a bulk transfer arrives intact (backpressur
   assert.equal(received.length, payload.length);
   assert.equal(createHash('sha256').update(received).digest('hex'), createHash('sha256').update(payload).digest('hex'));
 });
+
+test('relay buffers: a full shared read goes bulk, a small one comes back; a pending write keeps its buffer; the budget is a cap', () => {
+  const pool = new RelayBufferPool({ sharedBytes: 1024, privateBytes: 4096, budgetBytes: 8192 });
+  const sh = pool.shared;
+  assert.equal(pool.next(sh, 100, false), sh, 'light traffic stays on the shared buffer');
+  const a = pool.next(sh, 1024, false);
+  assert.notEqual(a, sh, 'a full shared read promotes');
+  assert.equal(a.length, 4096);
+  assert.equal(pool.next(a, 4096, false), a, 'bulk keeps its buffer');
+  assert.equal(pool.next(a, 10, true), a, 'a write still pending from it: kept, whatever the size');
+  const b = pool.next(sh, 1024, false);
+  assert.notEqual(b, a);
+  assert.equal(pool.inUse, 2);
+  assert.equal(pool.next(sh, 1024, false), sh, 'budget spent (2 × 4096): stays shared');
+  assert.equal(pool.next(a, 10, false), sh, 'a small read hands the private buffer back');
+  assert.equal(pool.inUse, 1);
+  assert.equal(pool.next(sh, 1024, false), a, 'and it is reused');
+  assert.deepEqual([pool.promotions, pool.demotions], [3, 1]);
+});
+
+/** Echoes, with backpressure. */
+function echo(s: net.Socket): void {
+  s.on('error', () => undefined);
+  s.on('data', (d: Buffer) => { if (!s.write(d)) s.pause(); });
+  s.on('drain', () => s.resume());
+  s.on('end', () => s.end());
+}
+
+/** `bytes` of 32-bit words stamped with their offset and `id`: any byte lost, moved or taken from another connection shows. */
+function stamped(id: number, bytes: number): Buffer {
+  const b = Buffer.allocUnsafe(bytes);
+  for (let off = 0; off + 4 <= bytes; off += 4) b.writeUInt32LE(((off >>> 2) ^ (id * 0x9e3779b1)) >>> 0, off);
+  b.fill(id, bytes & ~3);
+  return b;
+}
+
+/**
+ * Sends `payload` and reads the echo back, but not before `waitMs`: by then every buffer
+ * on the way is full and the relay's writes wait on both sides. Resolves with what came back.
+ */
+function echoThrough(ip: string, port: number, payload: Buffer, waitMs: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect({ host: ip, port, allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    c.pause();
+    setTimeout(() => c.resume(), waitMs);
+    c.on('data', (d: Buffer) => chunks.push(d));
+    c.on('end', () => { c.end(); resolve(Buffer.concat(chunks)); });
+    c.on('error', reject);
+    // In pieces of every size, so reads of every size happen on the way.
+    let off = 0;
+    const send = (): void => {
+      while (off < payload.length) {
+        const len = Math.min(payload.length - off, 1 + ((off * 7919) % (300 * 1024)));
+        const more = c.write(payload.subarray(off, off + len));
+        off += len;
+        if (!more) { c.once('drain', send); return; }
+      }
+      c.end();
+    };
+    send();
+  });
+}
+
+for (const [name, opts] of [
+  ['default buffers', {}],
+  ['a budget of one bulk buffer: the other connections copy out of the shared one', { relayBuffers: { privateBytes: 256 * 1024, budgetBytes: 256 * 1024 } }],
+  ['accepted sockets read through \'data\' events', { streamClientReads: true }],
+] as const) {
+  test(`TCP: concurrent bulk transfers both ways arrive intact through full buffers (${name})`, async () => {
+    const b = await tcpBackend('echo', echo);
+    const vip = nextVIP();
+    const p = newProxy(opts as ConstructorParameters<typeof UserspaceProxy>[0]);
+    await p.apply(snap([svc('echo', vip, [{ name: 'p', port: 8080 }])], slices('echo', 'p', 'TCP', [b])));
+    // Enough to fill the kernel buffers on the way while the clients wait, so writes wait (asserted below).
+    const payloads = [1, 2, 3].map((id) => stamped(id, 16 * 1024 * 1024 + id * 101));
+    const echoed = await Promise.all(payloads.map((pl) => echoThrough(vip, 8080, pl, 300)));
+    for (const [i, e] of echoed.entries()) {
+      assert.equal(e.length, payloads[i]!.length);
+      assert.ok(e.equals(payloads[i]!), `connection ${i + 1}: the echo differs from what was sent`);
+    }
+    assert.ok(p.buffers.stalls > 0, 'writes waited for the kernel (backpressure)');
+    if (!('streamClientReads' in opts)) assert.ok(p.buffers.promotions > 0, 'bulk buffers were used');
+    // Every relay closed, every bulk buffer back in the pool.
+    for (let i = 0; i < 100 && (p.listeners()[0]!.active > 0 || p.buffers.inUse > 0); i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(p.listeners()[0]!.active, 0);
+    assert.equal(p.buffers.inUse, 0);
+  });
+}
 
 test('UDP: sessions per client spread round-robin; affinity; endpoint removal moves the session; no endpoints is refused', async () => {
   const bs = await Promise.all(['u1', 'u2', 'u3'].map((n) => udpBackend(n)));
@@ -334,4 +472,40 @@ test('startProxy in userspace mode: from the API objects to a relayed connection
     await proxy.close();
   }
   assert.equal(await fetchTCP(vip, 8080), 'ECONNREFUSED', 'closing the proxy closes its listeners');
+});
+
+// kube-proxy restarting, userspace edition. In the kernel modes the rules and conntrack
+// outlive the proxy process, so open connections survive its restart (test/proxy-cluster
+// .test.ts checks that on a 3-node cluster). Here the proxy IS the relay of every
+// connection: restarting it ends them, as kube-proxy's old userspace mode did. What must
+// hold is that the service comes back: a new proxy with the same options serves new
+// connections as soon as it has started.
+test('startProxy in userspace mode, restarted: open connections end with it, the new one serves at once', async () => {
+  const echo = await tcpBackend('echo', (s) => { s.on('error', () => undefined); s.pipe(s); });
+  const vip = nextVIP();
+  const client = new FakeClient();
+  await client.create(findResource('', 'v1', 'services')!, 'default', svc('restart', vip, [{ name: 'p', port: 8080 }]) as never);
+  await client.create(findResource('discovery.k8s.io', 'v1', 'endpointslices')!, 'default', slices('restart', 'p', 'TCP', [echo])[0] as never);
+  const opts = { client, nodeName: 'node-a', mode: 'userspace' as const, minSyncPeriodMs: 0, metricsAddress: '' };
+  let proxy = await startProxy(opts);
+  try {
+    const conn = net.connect({ host: vip, port: 8080 });
+    const ended = new Promise<void>((r) => conn.once('close', () => r()));
+    conn.on('error', () => undefined);
+    const firstLine = new Promise<string>((r) => conn.once('data', (d) => r(d.toString())));
+    conn.write('ping\n');
+    assert.equal(await firstLine, 'ping\n', 'relayed through the proxy');
+    await proxy.close();
+    await ended;
+    assert.ok(conn.destroyed, 'the relayed connection ended with its proxy');
+    proxy = await startProxy(opts);
+    const again = net.connect({ host: vip, port: 8080 });
+    again.on('error', () => undefined);
+    const line = new Promise<string>((r) => again.once('data', (d) => r(d.toString())));
+    again.write('pong\n');
+    assert.equal(await line, 'pong\n', 'the restarted proxy serves new connections after its first sync');
+    again.destroy();
+  } finally {
+    await proxy.close();
+  }
 });

@@ -20,6 +20,8 @@ export interface AffinityPolicy {
 
 export const noAffinity: AffinityPolicy = Object.freeze({ clientIP: false, timeoutMs: 0 });
 
+const nothingExcluded: ReadonlySet<string> = new Set();
+
 interface AffinityEntry { key: string; lastUsed: number }
 
 export class RoundRobinBalancer {
@@ -32,6 +34,9 @@ export class RoundRobinBalancer {
   constructor(private readonly clock: Clock = systemClock) {}
 
   get size(): number { return this.endpoints.length; }
+
+  /** Whether `pick` looks at the client's address (ClientIP affinity); the relay skips looking it up otherwise. */
+  get needsClientIP(): boolean { return this.policy.clientIP; }
 
   list(): readonly BackendEndpoint[] { return this.endpoints; }
 
@@ -51,7 +56,7 @@ export class RoundRobinBalancer {
   }
 
   /** The endpoint for a new connection from `clientIP`, avoiding the `exclude`d keys (already failed). */
-  pick(clientIP: string, exclude: ReadonlySet<string> = new Set()): BackendEndpoint | undefined {
+  pick(clientIP: string, exclude: ReadonlySet<string> = nothingExcluded): BackendEndpoint | undefined {
     const now = this.clock.now();
     if (this.policy.clientIP) {
       if (++this.picks % 1024 === 0) this.sweep(now);

@@ -15,6 +15,7 @@ import { ipFamilyOf } from '../../api/validation/ip.js';
 import type { IPFamily, ProxySnapshot, SnapshotEndpoint } from '../snapshot.js';
 import type { ProxyMetrics } from '../metrics.js';
 import { RoundRobinBalancer, type AffinityPolicy, type BackendEndpoint } from './balancer.js';
+import { RelayBufferPool, type RelayBufferOptions } from './buffers.js';
 import { TcpServiceListener, type RelayHooks } from './tcp.js';
 import { UdpServiceListener } from './udp.js';
 
@@ -91,6 +92,10 @@ export interface UserspaceProxyOptions {
   connectTimeoutMs?: number;
   /** A UDP session idle this long is forgotten. Default 30 s (conntrack's unreplied UDP timeout). */
   udpIdleTimeoutMs?: number;
+  /** TCP relay read buffers (sizes, memory budget for bulk transfers). */
+  relayBuffers?: RelayBufferOptions;
+  /** Read accepted connections through 'data' events, the fallback when `onread` cannot be used on them (tests). */
+  streamClientReads?: boolean;
   clock?: Clock;
   log?: Logger;
   metrics?: ProxyMetrics;
@@ -129,11 +134,14 @@ export class UserspaceProxy {
   private readonly log: Logger;
   private readonly clock: Clock;
   private readonly hooks: RelayHooks;
+  /** One pool for every TCP listener: one event loop, one shared read buffer. */
+  readonly buffers: RelayBufferPool;
   private closed = false;
 
   constructor(private readonly opts: UserspaceProxyOptions = {}) {
     this.log = opts.log ?? silentLogger;
     this.clock = opts.clock ?? systemClock;
+    this.buffers = new RelayBufferPool(opts.relayBuffers);
     const m = opts.metrics;
     this.hooks = {
       log: this.log,
@@ -185,7 +193,8 @@ export class UserspaceProxy {
       this.open.set(d.key, o);
       const listener = d.protocol === 'TCP'
         ? new TcpServiceListener({ ip: d.ip, port: d.port, servicePort: d.servicePort, balancer: this.balancer(d.balancerKey),
-          connectTimeoutMs: this.opts.connectTimeoutMs ?? 2000, hooks: this.counting('TCP') })
+          connectTimeoutMs: this.opts.connectTimeoutMs ?? 2000, hooks: this.counting('TCP'), buffers: this.buffers,
+          ...(this.opts.streamClientReads ? { streamClientReads: true } : {}) })
         : new UdpServiceListener({ ip: d.ip, port: d.port, family: d.family, servicePort: d.servicePort, balancer: this.balancer(d.balancerKey),
           idleTimeoutMs: this.opts.udpIdleTimeoutMs ?? 30_000, hooks: this.counting('UDP') });
       try {

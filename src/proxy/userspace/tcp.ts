@@ -1,11 +1,16 @@
 // One TCP service address (ClusterIP:port, NodeIP:nodePort, …) of the userspace proxy:
 // accepts, picks an endpoint, connects (retrying the other endpoints when one refuses or
-// times out), then relays both directions with backpressure (stream piping) and
-// half-close (allowHalfOpen: a FIN from one side is passed on, the other direction
-// keeps flowing). A reset on one side resets the other.
+// times out), then relays both directions with backpressure and half-close
+// (allowHalfOpen: a FIN from one side is passed on, the other direction keeps flowing).
+// A reset on one side resets the other.
+//
+// The relay reads into buffers it owns (`onread`, see buffers.ts) rather than through
+// the stream machinery's 'data' events, which allocate a buffer per read: bulk transfers
+// go through one large reused buffer per direction with one write per read and no copy.
 import net from 'node:net';
 import { errorText, type Logger } from '../../client/log.js';
 import type { BackendEndpoint, RoundRobinBalancer } from './balancer.js';
+import { RelayBufferPool } from './buffers.js';
 
 export interface RelayHooks {
   log: Logger;
@@ -23,9 +28,11 @@ export interface TcpListenerOptions {
   balancer: RoundRobinBalancer;
   connectTimeoutMs: number;
   hooks: RelayHooks;
+  /** Read buffers; listeners of one proxy share one pool. */
+  buffers?: RelayBufferPool;
+  /** Read accepted connections through 'data' events instead of `onread` (tests: the fallback path). */
+  streamClientReads?: boolean;
 }
-
-interface Relay { client: net.Socket; upstream?: net.Socket }
 
 /** `::ffff:1.2.3.4` → `1.2.3.4`, so affinity keys are the same whichever stack accepted. */
 export function normalizeAddress(a: string | undefined): string {
@@ -41,41 +48,272 @@ function reset(s: net.Socket): void {
 }
 
 /**
- * Copies `from` into `to` with backpressure (pause the reader while the writer's buffer
- * is full), and passes a FIN on: when `from` ends, `to` is ended, while the other
- * direction keeps flowing (allowHalfOpen). A lighter pipe() for the relay's hot path.
+ * The other side sent its FIN: pass it on. When `s` has nothing left to read or write
+ * either, closing it sends the same FIN without a separate shutdown() first.
  */
-function forward(from: net.Socket, to: net.Socket): void {
-  const resume = (): void => { from.resume(); };
-  from.on('data', (chunk: Buffer) => {
-    if (!to.write(chunk)) {
-      from.pause();
-      to.once('drain', resume);
+function passFin(s: net.Socket): void {
+  if (s.readableEnded && s.writableLength === 0) s.destroy();
+  else s.end();
+}
+
+function ignore(): void { /* errors are handled by the relay's reset logic */ }
+
+type OnRead = { buffer: () => Buffer; callback: (n: number, buf: Buffer) => boolean };
+
+// ------------------------------------------------------------------ onread for accepted sockets
+//
+// `onread` is an option of `new net.Socket()` / `net.connect()`, but net.Server builds
+// the sockets it accepts itself and has no such option. An accepted socket can take it
+// before it starts reading (pauseOnConnect), by setting what the Socket constructor
+// would have set: three symbol-keyed fields and the handle's user buffer. The symbols
+// are private to node:net, so they are found once by building a socket with known
+// onread values and looking for them; if anything is not as expected, accepted sockets
+// fall back to 'data' events (correct, just slower).
+
+interface OnreadFields { kBuffer: symbol; kBufferCb: symbol; kBufferGen: symbol }
+let onreadFields: OnreadFields | null | undefined;
+
+function findOnreadFields(): OnreadFields | null {
+  const gen = (): Buffer => Buffer.alloc(1);
+  const cb = (): boolean => true;
+  const probe = new net.Socket({ onread: { buffer: gen, callback: cb } } as net.SocketConstructorOpts);
+  const rec = probe as unknown as Record<symbol, unknown>;
+  let kBuffer: symbol | undefined;
+  let kBufferCb: symbol | undefined;
+  let kBufferGen: symbol | undefined;
+  for (const sym of Object.getOwnPropertySymbols(probe)) {
+    const v = rec[sym];
+    if (v === cb) kBufferCb = sym;
+    else if (v === gen) kBufferGen = sym;
+    else if (v === true && sym.description === 'kBuffer') kBuffer = sym;
+  }
+  probe.destroy();
+  return kBuffer && kBufferCb && kBufferGen ? { kBuffer, kBufferCb, kBufferGen } : null;
+}
+
+/** Makes a paused, accepted socket read through `onread`. False (nothing changed) when this Node cannot. */
+function adoptOnread(s: net.Socket, onread: OnRead): boolean {
+  if (onreadFields === undefined) onreadFields = findOnreadFields();
+  const f = onreadFields;
+  const handle = (s as unknown as { _handle?: { useUserBuffer?: (b: Uint8Array) => void; reading?: boolean } })._handle;
+  if (!f || !handle || typeof handle.useUserBuffer !== 'function' || handle.reading) return false;
+  const first = onread.buffer();
+  const rec = s as unknown as Record<symbol, unknown>;
+  rec[f.kBuffer] = first;
+  rec[f.kBufferGen] = onread.buffer;
+  rec[f.kBufferCb] = onread.callback;
+  handle.useUserBuffer(first);
+  return true;
+}
+
+// ------------------------------------------------------------------ relay
+
+/**
+ * One direction of a relay: what is read from `from` is written to `to`. At most one
+ * write is pending: while the kernel has not taken it, `from` is not read
+ * (backpressure), and a FIN from `from` ends `to`.
+ */
+class Flow {
+  from: net.Socket | undefined;
+  private buf: Buffer;
+  private lastRead = 0;
+  private stalled = false;
+
+  constructor(private readonly pool: RelayBufferPool, private readonly to: net.Socket) {
+    this.buf = pool.shared;
+  }
+
+  /** For net.connect's `onread` option. */
+  readonly onread: OnRead = {
+    // Called right after each read's callback: where the next read goes.
+    buffer: () => (this.buf = this.pool.next(this.buf, this.lastRead, this.to.writableLength > 0)),
+    callback: (n, b) => this.relay(n, b),
+  };
+
+  private relay(n: number, b: Buffer): boolean {
+    let chunk: Buffer;
+    if (b === this.pool.shared) {
+      // The shared buffer is every connection's next read: what is written from it is a copy.
+      chunk = Buffer.allocUnsafe(n);
+      b.copy(chunk, 0, 0, n);
+    } else {
+      chunk = n === b.length ? b : b.subarray(0, n);
     }
-  });
-  from.once('end', () => { to.end(); });
+    this.lastRead = n;
+    this.to.write(chunk, this.written);
+    // Not all taken by the kernel: the rest is written from `chunk` later, so nothing
+    // more is read (into the same buffer) until it is.
+    if (this.to.writableLength === 0) return true;
+    this.stalled = true;
+    this.pool.stalls++;
+    return false; // readStop
+  }
+
+  private readonly written = (): void => {
+    if (this.stalled && this.to.writableLength === 0) {
+      this.stalled = false;
+      this.from?.resume();
+    }
+  };
+
+  /** 'data' events (accepted sockets when onread cannot be adopted): the same backpressure. */
+  stream(from: net.Socket): void {
+    from.on('data', (chunk: Buffer) => {
+      this.to.write(chunk, this.written);
+      if (this.to.writableLength > 0) {
+        this.stalled = true;
+        this.pool.stalls++;
+        from.pause();
+      }
+    });
+  }
+
+  /** Both sockets closed: no write can still be reading the buffer. */
+  release(): void {
+    if (this.buf !== this.pool.shared) this.pool.release(this.buf);
+    this.buf = this.pool.shared;
+  }
+}
+
+const noneTried: ReadonlySet<string> = new Set();
+
+class TcpRelay {
+  upstream: net.Socket | undefined;
+  /** When the pending connect gives up (ms since the epoch), while connecting. */
+  deadline = 0;
+  private clientIP: string | undefined;
+  private tried: Set<string> | undefined;
+  private ep: BackendEndpoint | undefined;
+  private clientGone = false;
+  private closedSides = 0;
+  private readonly toClient: Flow;
+  /** Set once connected: the relay is spliced. */
+  private toUpstream: Flow | undefined;
+
+  constructor(private readonly l: TcpServiceListener, readonly client: net.Socket, private readonly pool: RelayBufferPool) {
+    this.toClient = new Flow(pool, client);
+    // One listener per event and socket for the relay's whole life (no once() wrappers).
+    client.on('error', this.onClientError);
+    client.on('close', this.onClientClose);
+  }
+
+  private readonly onClientError = (): void => {
+    // Before the splice the client's close ends the attempt; after it, a reset is passed on.
+    if (this.toUpstream) reset(this.upstream!);
+  };
+
+  private readonly onClientClose = (): void => {
+    this.clientGone = true;
+    if (!this.toUpstream && this.upstream) {
+      this.l.connecting.delete(this);
+      this.upstream.destroy();
+    }
+    this.sideClosed();
+  };
+
+  private readonly onUpstreamClose = (): void => { this.sideClosed(); };
+
+  private sideClosed(): void {
+    // The client, plus the upstream if one was connected.
+    if (++this.closedSides < (this.toUpstream ? 2 : 1)) return;
+    this.toClient.release();
+    this.toUpstream?.release();
+    this.l.relayClosed(this);
+  }
+
+  /** Picks an endpoint and connects; on failure, the next one. */
+  attempt(): void {
+    if (this.clientGone) return;
+    const o = this.l.opts;
+    const b = o.balancer;
+    if (b.needsClientIP && this.clientIP === undefined) this.clientIP = normalizeAddress(this.client.remoteAddress);
+    const ep = b.pick(this.clientIP ?? '', this.tried ?? noneTried);
+    if (!ep) {
+      // Nothing left to try: the closest thing to REJECT a userspace proxy has.
+      o.hooks.log.debug('userspace proxy: no endpoint reachable', { servicePort: o.servicePort, tried: [...(this.tried ?? [])] });
+      reset(this.client);
+      return;
+    }
+    this.ep = ep;
+    const up = net.connect({ host: ep.ip, port: ep.port, allowHalfOpen: true, noDelay: true, onread: this.toClient.onread } as net.NetConnectOpts);
+    this.upstream = up;
+    this.toClient.from = up;
+    up.on('error', this.onUpstreamError);
+    up.on('connect', this.onConnect);
+    this.l.connectStarted(this);
+  }
+
+  /** The listener's deadline sweep: this connect took too long. */
+  connectTimedOut(): void {
+    const err = Object.assign(new Error(`connect to ${this.ep?.key} timed out`), { code: 'ETIMEDOUT' });
+    this.connectFailed(err);
+  }
+
+  private readonly onUpstreamError = (err: Error): void => {
+    if (this.toUpstream) reset(this.client);
+    else this.connectFailed(err);
+  };
+
+  private connectFailed(err: Error): void {
+    const up = this.upstream!;
+    const ep = this.ep!;
+    this.l.connecting.delete(this);
+    up.off('connect', this.onConnect);
+    up.off('error', this.onUpstreamError);
+    up.on('error', ignore);
+    up.destroy();
+    this.upstream = undefined;
+    const o = this.l.opts;
+    o.hooks.onConnectFailure?.(ep, err);
+    o.balancer.failed(this.clientIP ?? '', ep.key);
+    (this.tried ??= new Set()).add(ep.key);
+    this.attempt();
+  }
+
+  private readonly onConnect = (): void => {
+    const up = this.upstream!;
+    const client = this.client;
+    this.l.connecting.delete(this);
+    if (this.clientGone) {
+      up.destroy();
+      return;
+    }
+    const toUpstream = new Flow(this.pool, up);
+    this.toUpstream = toUpstream;
+    toUpstream.from = client;
+    up.on('close', this.onUpstreamClose);
+    // Half-close: a FIN is passed on, the other direction keeps flowing.
+    client.on('end', () => passFin(up));
+    up.on('end', () => passFin(client));
+    if (this.l.opts.streamClientReads || !adoptOnread(client, toUpstream.onread)) toUpstream.stream(client);
+    client.resume();
+  };
 }
 
 export class TcpServiceListener {
   private server: net.Server | undefined;
-  private readonly relays = new Set<Relay>();
+  private readonly relays = new Set<TcpRelay>();
   private closed = false;
+  private readonly pool: RelayBufferPool;
 
-  constructor(private readonly o: TcpListenerOptions) {}
+  constructor(readonly opts: TcpListenerOptions) {
+    this.pool = opts.buffers ?? new RelayBufferPool();
+  }
 
-  get address(): string { return `${this.o.ip}:${this.o.port}`; }
+  get address(): string { return `${this.opts.ip}:${this.opts.port}`; }
 
   /** Open relays (accepted and not yet closed on both sides). */
   get activeConnections(): number { return this.relays.size; }
 
   listen(): Promise<void> {
-    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (c) => this.accept(c));
+    // noDelay: relayed writes are already whole reads; Nagle would only delay the small ones.
+    const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (c) => this.accept(c));
     this.server = server;
     return new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.o.ip, port: this.o.port, exclusive: true }, () => {
+      server.listen({ host: this.opts.ip, port: this.opts.port, exclusive: true }, () => {
         server.off('error', reject);
-        server.on('error', (e) => this.o.hooks.log.warn('userspace TCP listener error', { address: this.address, error: errorText(e) }));
+        server.on('error', (e) => this.opts.hooks.log.warn('userspace TCP listener error', { address: this.address, error: errorText(e) }));
         resolve();
       });
     });
@@ -95,6 +333,7 @@ export class TcpServiceListener {
 
   /** Ends every relay now (proxy shutdown). */
   destroyConnections(): void {
+    this.connecting.clear();
     for (const r of [...this.relays]) {
       r.client.destroy();
       r.upstream?.destroy();
@@ -102,77 +341,42 @@ export class TcpServiceListener {
     this.relays.clear();
   }
 
-  private accept(client: net.Socket): void {
-    this.o.hooks.onAccept?.();
-    const relay: Relay = { client };
-    this.relays.add(relay);
-    const clientIP = normalizeAddress(client.remoteAddress);
-    const tried = new Set<string>();
-    let clientGone = false;
-    client.on('error', () => undefined);
-    const onEarlyClose = (): void => {
-      clientGone = true;
-      relay.upstream?.destroy();
-      this.relays.delete(relay);
-    };
-    client.once('close', onEarlyClose);
-
-    const attempt = (): void => {
-      if (clientGone) return;
-      const ep = this.o.balancer.pick(clientIP, tried);
-      if (!ep) {
-        // Nothing left to try: the closest thing to REJECT a userspace proxy has.
-        this.o.hooks.log.debug('userspace proxy: no endpoint reachable', { servicePort: this.o.servicePort, tried: [...tried] });
-        reset(client);
-        this.relays.delete(relay);
-        return;
-      }
-      tried.add(ep.key);
-      const up = net.connect({ host: ep.ip, port: ep.port, allowHalfOpen: true });
-      relay.upstream = up;
-      // The socket's own idle timer (cheaper than a timer per connection) bounds the connect.
-      up.setTimeout(this.o.connectTimeoutMs);
-      const onTimeout = (): void => {
-        up.destroy(Object.assign(new Error(`connect to ${ep.key} timed out`), { code: 'ETIMEDOUT' }));
-      };
-      up.once('timeout', onTimeout);
-      const onFail = (err: Error): void => {
-        up.off('timeout', onTimeout);
-        up.destroy();
-        this.o.hooks.onConnectFailure?.(ep, err);
-        this.o.balancer.failed(clientIP, ep.key);
-        attempt();
-      };
-      up.once('error', onFail);
-      up.once('connect', () => {
-        up.setTimeout(0);
-        up.off('timeout', onTimeout);
-        up.off('error', onFail);
-        if (clientGone) {
-          up.destroy();
-          this.relays.delete(relay);
-          return;
-        }
-        client.off('close', onEarlyClose);
-        this.splice(relay, client, up);
-      });
-    };
-    attempt();
+  /** @internal */
+  relayClosed(r: TcpRelay): void {
+    this.relays.delete(r);
   }
 
-  private splice(relay: Relay, client: net.Socket, up: net.Socket): void {
-    up.setNoDelay(true);
-    client.setNoDelay(true);
-    let closedSides = client.destroyed ? 1 : 0;
-    const onClose = () => {
-      if (++closedSides >= 2) this.relays.delete(relay);
-    };
-    client.once('close', onClose);
-    up.once('close', onClose);
-    client.on('error', () => reset(up));
-    up.on('error', () => reset(client));
-    forward(client, up);
-    forward(up, client);
-    client.resume();
+  /**
+   * Relays waiting for their upstream connect, checked by one sweep timer (while any is
+   * pending) rather than a timer per connection. @internal
+   */
+  readonly connecting = new Set<TcpRelay>();
+  private sweepTimer: NodeJS.Timeout | undefined;
+
+  /** @internal */
+  connectStarted(r: TcpRelay): void {
+    r.deadline = Date.now() + this.opts.connectTimeoutMs;
+    this.connecting.add(r);
+    if (this.sweepTimer) return;
+    // A deadline is met within a tenth of the timeout (at most 100 ms).
+    const every = Math.max(5, Math.min(100, this.opts.connectTimeoutMs / 10));
+    this.sweepTimer = setInterval(() => this.sweepConnects(), every);
+    this.sweepTimer.unref();
+  }
+
+  private sweepConnects(): void {
+    const now = Date.now();
+    for (const r of this.connecting) if (r.deadline <= now) r.connectTimedOut();
+    if (this.connecting.size === 0) {
+      clearInterval(this.sweepTimer);
+      this.sweepTimer = undefined;
+    }
+  }
+
+  private accept(client: net.Socket): void {
+    this.opts.hooks.onAccept?.();
+    const relay = new TcpRelay(this, client, this.pool);
+    this.relays.add(relay);
+    relay.attempt();
   }
 }
