@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { after, test } from 'node:test';
 import type { Node } from 'kubernetes-types/core/v1.js';
 import { findByKind } from '../src/api/resources.js';
@@ -16,25 +15,13 @@ import type { KObject } from '../src/client/types.js';
 import { cidrContains, parseCidr4 } from '../src/node/ipv4.js';
 import { getContainerLogs } from '../src/node/logs.js';
 import { runCommand } from '../src/node/netns.js';
-import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
+import { sandboxedScenario } from './lib/harness.js';
 import { isReady, podsResource, startNodeCluster, waitFor, type NodeCluster } from '../src/node/testdata/cluster.js';
 
-const self = fileURLToPath(import.meta.url);
 
-if (process.env[SANDBOX_ENV] !== '1') {
-  test('node agent scenario in a private sandbox (real namespaces, veths, processes)', async (t) => {
-    const why = sandboxUnsupported();
-    if (why) { t.skip(why); return; }
-    // Not a child of this test runner: it reports on its own (NODE_TEST_CONTEXT would switch its output to the runner's protocol).
-    const env = { ...process.env };
-    delete env['NODE_TEST_CONTEXT'];
-    const r = await runInSandbox([process.execPath, '--test-reporter=spec', self], { timeoutMs: 150_000, capture: true, env });
-    if (r.code !== 0) assert.fail(`scenario failed in the sandbox (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${r.output}`);
-    for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
-  });
-} else {
-  scenario();
-}
+sandboxedScenario({
+  title: 'node agent scenario in a private sandbox (real namespaces, veths, processes)', self: import.meta.url, timeoutMs: 150_000, scenario,
+});
 
 async function text(it: AsyncIterable<Buffer>): Promise<string> {
   let s = '';

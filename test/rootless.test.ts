@@ -13,17 +13,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
-import { run, svcnetMain } from './lib/harness.js';
+import { run, sandboxedScenario, svcnetMain } from './lib/harness.js';
 
-const self = fileURLToPath(import.meta.url);
 const NOBODY = 65534;
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
 
 function unsupported(): string | undefined {
-  const why = sandboxUnsupported();
-  if (why) return why;
   if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return '`setpriv` is not installed';
   // The compiled tree must be readable by an unprivileged user, and user namespaces allowed to it.
   const probe = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(svcnetMain)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
@@ -33,19 +28,10 @@ function unsupported(): string | undefined {
   return undefined;
 }
 
-if (process.env[SANDBOX_ENV] !== '1') {
-  test('svcnet up without root: a rootless cluster in a user namespace, in a private sandbox', async (t) => {
-    const why = unsupported();
-    if (why) { t.skip(why); return; }
-    const env = { ...process.env };
-    delete env['NODE_TEST_CONTEXT'];
-    const r = await runInSandbox([process.execPath, '--test-reporter=spec', '--test-concurrency=1', self], { timeoutMs: 180_000, capture: true, env });
-    if (r.code !== 0) assert.fail(`scenario failed in the sandbox (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${r.output}`);
-    for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
-  });
-} else {
-  scenario();
-}
+sandboxedScenario({
+  title: 'svcnet up without root: a rootless cluster in a user namespace, in a private sandbox', self: import.meta.url, timeoutMs: 180_000,
+  unsupported, scenario,
+});
 
 function scenario(): void {
   const dir = mkdtempSync(join(tmpdir(), 'svcnet-rootless-'));

@@ -12,25 +12,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
-import { run, svcnetMain } from './lib/harness.js';
+import { run, sandboxedScenario, svcnetMain } from './lib/harness.js';
 
-const self = fileURLToPath(import.meta.url);
 
-if (process.env[SANDBOX_ENV] !== '1') {
-  test('svcnet up end to end, nftables, iptables and userspace, in a private sandbox', async (t) => {
-    const why = sandboxUnsupported();
-    if (why) { t.skip(why); return; }
-    const env = { ...process.env };
-    delete env['NODE_TEST_CONTEXT'];
-    const r = await runInSandbox([process.execPath, '--test-reporter=spec', '--test-concurrency=1', self], { timeoutMs: 240_000, capture: true, env });
-    if (r.code !== 0) assert.fail(`scenario failed in the sandbox (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${r.output}`);
-    for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
-  });
-} else {
-  for (const dataplane of ['nftables', 'iptables', 'userspace']) scenario(dataplane);
-}
+sandboxedScenario({
+  title: 'svcnet up end to end, nftables, iptables and userspace, in a private sandbox', self: import.meta.url, timeoutMs: 300_000,
+  scenario: () => { for (const dataplane of ['nftables', 'iptables', 'userspace']) scenario(dataplane); },
+});
 
 function scenario(dataplane: string): void {
   test(`svcnet up (${dataplane}): LB IP, NodePorts, ClusterIP, DNS, kubectl proxy`, async () => {

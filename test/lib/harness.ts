@@ -1,6 +1,8 @@
 // Scenario-test harness: an API server in this process on a free loopback
 // port, its own temp dir, HOME and kubeconfig (kubectl caches discovery under
 // HOME), and helpers that run the real kubectl / python client against it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +10,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startApiServer, type RunningApiServer } from '../../src/apiserver/index.js';
 import { setLogLevel } from '../../src/log.js';
+import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../../src/node/sandbox.js';
 
 export interface Harness {
   dir: string;
@@ -105,5 +108,35 @@ export function waitForOutput(child: ChildProcess, pred: (out: string) => boolea
     const t = setTimeout(() => { rec.waiters.delete(check); reject(new Error(`timed out waiting; output so far:\n${rec.text}`)); }, timeoutMs);
     rec.waiters.add(check);
     check();
+  });
+}
+
+/**
+ * A scenario test file that builds real namespaces runs itself again inside a private
+ * sandbox (src/node/sandbox.ts): outside it registers one test that does so and
+ * reports the inner tests' lines; inside it registers the scenario's tests.
+ * `unsupported` says why it cannot run here (skipped), or undefined.
+ */
+export function sandboxedScenario(o: {
+  title: string;
+  /** import.meta.url of the test file. */
+  self: string;
+  timeoutMs: number;
+  unsupported?: () => string | undefined;
+  scenario: () => void;
+}): void {
+  if (process.env[SANDBOX_ENV] === '1') {
+    o.scenario();
+    return;
+  }
+  test(o.title, async (t) => {
+    const why = sandboxUnsupported() ?? o.unsupported?.();
+    if (why) { t.skip(why); return; }
+    // Not a child of this test runner: it reports on its own (NODE_TEST_CONTEXT would switch its output to the runner's protocol).
+    const env = { ...process.env };
+    delete env['NODE_TEST_CONTEXT'];
+    const r = await runInSandbox([process.execPath, '--test-reporter=spec', '--test-concurrency=1', fileURLToPath(o.self)], { timeoutMs: o.timeoutMs, capture: true, env });
+    if (r.code !== 0) assert.fail(`scenario failed in the sandbox (exit ${r.code}${r.signal ? `, ${r.signal}` : ''}):\n${r.output}`);
+    for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
   });
 }
