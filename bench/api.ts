@@ -1,30 +1,76 @@
 // API benchmark: create / get / list / watch fan-out against `svcnet apiserver`
-// run as a child process (so the load generator does not share its event
-// loop), once on memory storage and once on SQLite, in the same run.
+// run as a child process (HTTPS, bearer token, as kubectl uses it; so the load
+// generator does not share its event loop), once on memory storage and once on
+// SQLite, in the same run.
 //
-//   npm run build && node dist/bench/api.js [--creates 5000] [--clients 100] [--watchers 100]
+//   npm run build && node dist/bench/api.js [--creates 3000] [--clients 100] [--watchers 100]
+//       [--rates 100,250,500] [--open-seconds 5] [--builds DIR,DIR] [--cpu-prof DIR] [--dir DIR]
+//
+// Phases, per storage:
+//  - saturated: `clients` connections each send the next create as soon as the
+//    previous one answers (closed loop): throughput, and the latency that
+//    queueing then gives (Little's law: in flight / throughput).
+//  - open loop, per rate of --rates: the same connections send creates on a
+//    fixed schedule (rate/s in all, spread evenly), whatever the answers do:
+//    latency at a given load. The achieved rate is printed next to the offered one.
+//    Meanwhile one more connection (its own agent, so it never queues behind
+//    the creates in the client) GETs an existing object every 10 ms: how reads
+//    fare while writes wait for the disk.
+//  - get, list, watch fan-out.
+// Around the write phases the apiserver's event-loop delay (monitorEventLoopDelay
+// inside the child) and its CPU time are read, and a probe fdatasync()s a 4 KiB
+// overwrite in the benchmark's temp directory every 20 ms: the disk's own sync
+// latency, the floor under any durable commit on that disk, measured alongside.
+//
+// --builds runs the same benchmark against other compiled trees (directories
+// holding src/cli/main.js), e.g. a build of the previous commit, in the same run.
+// --side-by-side WINDOWS instead runs one SQLite apiserver per build at the same
+// time, on the same disk, each offered the first --rates value, for WINDOWS
+// windows of --open-seconds: on a shared machine the fairest before/after,
+// since both see the same disk stalls and the same CPU contention.
+// --cpu-prof DIR writes a V8 CPU profile of each apiserver child into DIR.
+// --dir DIR puts the servers' data directories (the SQLite file) in DIR instead
+// of the system temp directory: e.g. /dev/shm (tmpfs, where fsync costs
+// nothing) separates the software's own latency from the disk's.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, fdatasync, mkdtempSync, openSync, readFileSync, rmSync, unlinkSync, writeSync } from 'node:fs';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { loadavg, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parse } from 'yaml';
 
 interface Target { base: URL; token: string; agent: Agent; child: ChildProcess; dir: string }
 
-function arg(name: string, def: number): number {
+function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 ? Number(process.argv[i + 1]) : def;
+  return i >= 0 ? process.argv[i + 1]! : def;
 }
+const num = (name: string, def: number): number => Number(arg(name, String(def)));
 
-async function startServer(storage: 'memory' | 'sqlite'): Promise<Target> {
-  const dir = mkdtempSync(join(tmpdir(), 'svcnet-bench-'));
-  const main = new URL('../src/cli/main.js', import.meta.url).pathname;
+// Inside the apiserver child: event-loop delay since the last SIGUSR2, written to a file on SIGUSR2.
+const childProbe = `const { monitorEventLoopDelay } = require('node:perf_hooks');
+const fs = require('node:fs');
+const h = monitorEventLoopDelay({ resolution: 1 });
+h.enable();
+process.on('SIGUSR2', () => {
+  const file = process.env.SVCNET_BENCH_LOOP_FILE;
+  fs.writeFileSync(file + '.tmp', JSON.stringify({ p50: h.percentile(50) / 1e6, p99: h.percentile(99) / 1e6, max: h.max / 1e6 }));
+  fs.renameSync(file + '.tmp', file);
+  h.reset();
+});`;
+
+async function startServer(build: string, storage: 'memory' | 'sqlite', cpuProf: string | undefined, parent: string): Promise<Target> {
+  const dir = mkdtempSync(join(parent, 'svcnet-bench-'));
+  const main = join(build, 'src/cli/main.js');
   const store = storage === 'memory' ? 'memory' : `sqlite:${dir}/state.db`;
-  const child = spawn(process.execPath, ['-e', `import(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`,
-    'apiserver', '--listen', '127.0.0.1:0', '--data-dir', dir, '--storage', store, '--log-level', 'error'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf, '--cpu-prof-name', `apiserver-${storage}-${Date.now()}.cpuprofile`] : [];
+  const child = spawn(process.execPath, [...prof, '-e', `${childProbe}\nimport(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`,
+    'apiserver', '--listen', '127.0.0.1:0', '--data-dir', dir, '--storage', store, '--log-level', 'error'],
+  { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SVCNET_BENCH_LOOP_FILE: join(dir, 'loop.json') } });
   const kc = join(dir, 'kubeconfig');
-  for (let i = 0; i < 200 && !existsSync(kc); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 400 && !existsSync(kc); i++) await new Promise((r) => setTimeout(r, 50));
   if (!existsSync(kc)) throw new Error('apiserver did not start');
   const cfg = parse(readFileSync(kc, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
   const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64');
@@ -39,11 +85,53 @@ async function stopServer(t: Target): Promise<void> {
   rmSync(t.dir, { recursive: true, force: true });
 }
 
-function call(t: Target, method: string, path: string, body?: unknown): Promise<{ code: number; body: string }> {
+interface LoopDelay { p50: number; p99: number; max: number }
+
+/** The child's event-loop delay since the previous call (and resets it). */
+async function serverLoopDelay(t: Target): Promise<LoopDelay> {
+  const file = join(t.dir, 'loop.json');
+  if (existsSync(file)) unlinkSync(file);
+  t.child.kill('SIGUSR2');
+  for (let i = 0; i < 200 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 10));
+  return JSON.parse(readFileSync(file, 'utf8')) as LoopDelay;
+}
+
+/** CPU seconds (user + system) the child has used. */
+function serverCpu(t: Target): number {
+  const stat = readFileSync(`/proc/${t.child.pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** fdatasync of a 4 KiB overwrite every 20 ms in dir, until stopped: the disk's sync latency. */
+function syncProbe(dir: string): () => number[] {
+  const fd = openSync(join(dir, 'probe'), 'w');
+  const buf = Buffer.alloc(4096, 7);
+  writeSync(fd, buf, 0, buf.length, 0);
+  const lat: number[] = [];
+  let stopped = false;
+  const once = (): void => {
+    if (stopped) return;
+    writeSync(fd, buf, 0, buf.length, 0);
+    const t0 = performance.now();
+    fdatasync(fd, () => {
+      lat.push(performance.now() - t0);
+      setTimeout(once, 20);
+    });
+  };
+  once();
+  return () => {
+    stopped = true;
+    setTimeout(() => closeSync(fd), 1000).unref();
+    return lat;
+  };
+}
+
+function call(t: Target, method: string, path: string, body?: unknown, agent = t.agent): Promise<{ code: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
     const req = request({
-      host: t.base.hostname, port: t.base.port, method, path, agent: t.agent,
+      host: t.base.hostname, port: t.base.port, method, path, agent,
       headers: { Authorization: `Bearer ${t.token}`, 'Content-Type': 'application/json', ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];
@@ -66,43 +154,92 @@ async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
   return [r, Number(process.hrtime.bigint() - t0) / 1e6];
 }
 
-interface Result { storage: string; createP50: number; createP99: number; createRate: number; openP50: number; openP99: number; getP50: number; getP99: number; listMs: number; watchP50: number; watchP99: number }
+const configMap = (name: string, labels?: Record<string, string>): unknown =>
+  ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, ...(labels ? { labels } : {}) }, data: { k: 'v'.repeat(64) } });
 
-async function runOne(storage: 'memory' | 'sqlite', creates: number, clients: number, watchers: number, openCreates: number, interval: number): Promise<Result> {
-  const t = await startServer(storage);
+interface OpenLoop {
+  offered: number; achieved: number; p50: number; p99: number; p999: number; max: number;
+  getP99: number; getMax: number; loop: LoopDelay; genLoopP99: number; disk?: { p50: number; p99: number; max: number };
+}
+interface Result {
+  build: string; storage: string;
+  createP50: number; createP99: number; createRate: number; cpuMsPerCreate: number; saturatedLoop: LoopDelay;
+  open: OpenLoop[];
+  getP50: number; getP99: number; listMs: number; watchP50: number; watchP99: number;
+}
+
+async function runOne(build: string, storage: 'memory' | 'sqlite', o: { creates: number; clients: number; watchers: number; rates: number[]; openSeconds: number; cpuProf?: string; dir: string }): Promise<Result> {
+  const { creates, clients, watchers } = o;
+  const t = await startServer(build, storage, o.cpuProf, o.dir);
   try {
     // Warm up: one connection (TLS handshake) per client and the server's JIT, not measured.
     await Promise.all(Array.from({ length: clients }, async (_, i) => {
       await call(t, 'GET', '/api/v1/namespaces/default/configmaps?limit=1');
-      await call(t, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `warm-${i}` } });
+      await call(t, 'POST', '/api/v1/namespaces/default/configmaps', configMap(`warm-${i}`));
     }));
+    await serverLoopDelay(t);
     const lat: number[] = [];
     let next = 0;
+    const cpu0 = serverCpu(t);
     const t0 = Date.now();
     await Promise.all(Array.from({ length: clients }, async () => {
       for (;;) {
         const i = next++;
         if (i >= creates) return;
-        const [r, ms] = await timed(() => call(t, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `cm-${i}`, labels: { bench: 'x', n: String(i % 10) } }, data: { k: 'v'.repeat(64) } }));
+        const [r, ms] = await timed(() => call(t, 'POST', '/api/v1/namespaces/default/configmaps', configMap(`cm-${i}`, { bench: 'x', n: String(i % 10) })));
         if (r.code !== 201) throw new Error(`create ${i}: ${r.code} ${r.body}`);
         lat.push(ms);
       }
     }));
     const createRate = creates / ((Date.now() - t0) / 1000);
-    // Open loop: the same clients, each sending one create every `interval` ms whatever the answers do,
-    // so latency is measured at a fixed offered load rather than at saturation.
-    const olat: number[] = [];
-    const perClient = Math.max(1, Math.floor(openCreates / clients));
-    await Promise.all(Array.from({ length: clients }, async (_, c) => {
+    const cpuMsPerCreate = ((serverCpu(t) - cpu0) * 1000) / creates;
+    const saturatedLoop = await serverLoopDelay(t);
+
+    const open: OpenLoop[] = [];
+    for (const rate of o.rates) {
+      // Open loop: create k goes out at start + k/rate on connection k % clients, whatever the answers do.
+      const total = Math.max(1, Math.round(rate * o.openSeconds));
+      const olat: number[] = [];
+      const gen = monitorEventLoopDelay({ resolution: 1 });
+      gen.enable();
+      const stopProbe = storage === 'sqlite' ? syncProbe(t.dir) : undefined;
+      await serverLoopDelay(t);
+      const readerAgent = new Agent({ keepAlive: true, maxSockets: 1, ca: t.agent.options.ca });
+      await call(t, 'GET', '/api/v1/namespaces/default/configmaps/cm-0', undefined, readerAgent);
+      const start = performance.now() + 20;
       const inflight: Promise<void>[] = [];
-      await new Promise((r) => setTimeout(r, (c * interval) / clients));
-      for (let k = 0; k < perClient; k++) {
-        inflight.push(timed(() => call(t, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `open-${c}-${k}` }, data: { k: 'v'.repeat(64) } }))
+      const reads: number[] = [];
+      let reading = true;
+      const reader = (async () => {
+        for (let k = 0; reading; k++) {
+          const [r, ms] = await timed(() => call(t, 'GET', `/api/v1/namespaces/default/configmaps/cm-${k % creates}`, undefined, readerAgent));
+          if (r.code !== 200) throw new Error(`get during writes: ${r.code}`);
+          reads.push(ms);
+          await new Promise((res) => setTimeout(res, 10));
+        }
+      })();
+      for (let k = 0; k < total; k++) {
+        const wait = start + (k * 1000) / rate - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        inflight.push(timed(() => call(t, 'POST', '/api/v1/namespaces/default/configmaps', configMap(`open-${rate}-${k}`)))
           .then(([r, ms]) => { if (r.code !== 201) throw new Error(`open create: ${r.code}`); olat.push(ms); }));
-        await new Promise((r) => setTimeout(r, interval));
       }
+      const sent = performance.now();
       await Promise.all(inflight);
-    }));
+      reading = false;
+      await reader;
+      readerAgent.destroy();
+      const loop = await serverLoopDelay(t);
+      gen.disable();
+      const disk = stopProbe?.();
+      open.push({
+        offered: rate, achieved: total / ((sent - start) / 1000),
+        p50: pct(olat, 50), p99: pct(olat, 99), p999: pct(olat, 99.9), max: Math.max(...olat),
+        getP99: pct(reads, 99), getMax: Math.max(...reads), loop, genLoopP99: gen.percentile(99) / 1e6,
+        ...(disk ? { disk: { p50: pct(disk, 50), p99: pct(disk, 99), max: Math.max(...disk) } } : {}),
+      });
+    }
+
     const glat: number[] = [];
     next = 0;
     await Promise.all(Array.from({ length: clients }, async () => {
@@ -114,7 +251,7 @@ async function runOne(storage: 'memory' | 'sqlite', creates: number, clients: nu
         glat.push(ms);
       }
     }));
-    const [, listMs] = await timed(() => call(t, 'GET', '/api/v1/namespaces/default/configmaps'));
+    const [, listMs] = await timed(() => call(t, 'GET', '/api/v1/namespaces/default/configmaps?labelSelector=bench%3Dx'));
     // Watch fan-out: N watchers, then writes; time from write start to each watcher seeing it.
     const rv = JSON.parse((await call(t, 'GET', '/api/v1/namespaces/default/configmaps?limit=1')).body).metadata.resourceVersion as string;
     const seen = new Map<string, number[]>();
@@ -144,36 +281,107 @@ async function runOne(storage: 'memory' | 'sqlite', creates: number, clients: nu
     for (let i = 0; i < 20; i++) {
       const name = `w-${i}`;
       const start = Date.now();
-      await call(t, 'POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name, labels: { w: '1' } } });
+      await call(t, 'POST', '/api/v1/namespaces/default/configmaps', configMap(name, { w: '1' }));
       for (let k = 0; k < 500 && (seen.get(name)?.length ?? 0) < watchers; k++) await new Promise((r) => setTimeout(r, 2));
       for (const at of seen.get(name) ?? []) wlat.push(at - start);
     }
     reqs.forEach((r) => r.destroy());
-    return { storage, createP50: pct(lat, 50), createP99: pct(lat, 99), createRate, openP50: pct(olat, 50), openP99: pct(olat, 99), getP50: pct(glat, 50), getP99: pct(glat, 99), listMs, watchP50: pct(wlat, 50), watchP99: pct(wlat, 99) };
+    return {
+      build, storage, createP50: pct(lat, 50), createP99: pct(lat, 99), createRate, cpuMsPerCreate, saturatedLoop, open,
+      getP50: pct(glat, 50), getP99: pct(glat, 99), listMs, watchP50: pct(wlat, 50), watchP99: pct(wlat, 99),
+    };
   } finally {
     await stopServer(t);
   }
 }
 
+/** All builds' SQLite servers at once, each at `rate` creates/s, per-window p50/p99 of each. */
+async function sideBySide(builds: string[], o: { rate: number; seconds: number; windows: number; clients: number; dir: string }): Promise<void> {
+  const servers: Target[] = [];
+  try {
+    for (const b of builds) servers.push(await startServer(b, 'sqlite', undefined, o.dir));
+    for (const t of servers) {
+      await Promise.all(Array.from({ length: o.clients }, (_, i) => call(t, 'POST', '/api/v1/namespaces/default/configmaps', configMap(`warm-${i}`))));
+    }
+    const names = builds.map((b) => b.replace(/\/+$/, '').split('/').slice(-2).join('/'));
+    console.log(`Side by side: ${builds.length} SQLite apiservers at once, ${o.rate} creates/s to each, ${o.seconds} s windows\n`);
+    console.log(`| window | ${names.map((n) => `${n} p50 ms | p99 ms`).join(' | ')} | disk fdatasync p99 / max ms |`);
+    console.log(`|---|${names.map(() => '---|---|').join('')}---|`);
+    const all: number[][] = servers.map(() => []);
+    for (let w = 0; w < o.windows; w++) {
+      const lat: number[][] = servers.map(() => []);
+      const stopProbe = syncProbe(servers[0]!.dir);
+      const total = Math.round(o.rate * o.seconds);
+      const start = performance.now() + 20;
+      const inflight: Promise<void>[] = [];
+      for (let k = 0; k < total; k++) {
+        const wait = start + (k * 1000) / o.rate - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        // Rotate which server is sent to first, so none is always last.
+        for (let j = 0; j < servers.length; j++) {
+          const i = (j + k) % servers.length;
+          inflight.push(timed(() => call(servers[i]!, 'POST', '/api/v1/namespaces/default/configmaps', configMap(`sbs-${w}-${k}`)))
+            .then(([r, ms]) => { if (r.code !== 201) throw new Error(`create: ${r.code}`); lat[i]!.push(ms); }));
+        }
+      }
+      await Promise.all(inflight);
+      const disk = stopProbe();
+      lat.forEach((l, i) => all[i]!.push(...l));
+      console.log(`| ${w + 1} | ${lat.map((l) => `${pct(l, 50).toFixed(1)} | ${pct(l, 99).toFixed(1)}`).join(' | ')} | ${pct(disk, 99).toFixed(1)} / ${Math.max(...disk).toFixed(1)} |`);
+    }
+    console.log(`| all | ${all.map((l) => `${pct(l, 50).toFixed(1)} | ${pct(l, 99).toFixed(1)}`).join(' | ')} | |`);
+  } finally {
+    for (const t of servers) await stopServer(t);
+  }
+}
+
 async function main(): Promise<void> {
-  const creates = arg('creates', 5000);
-  const clients = arg('clients', 100);
-  const watchers = arg('watchers', 100);
-  const interval = arg('interval', 200);
-  const openCreates = arg('open-creates', 2000);
-  process.stderr.write(`api bench: ${creates} creates by ${clients} concurrent clients, ${watchers} watchers\n`);
+  const creates = num('creates', 3000);
+  const clients = num('clients', 100);
+  const watchers = num('watchers', 100);
+  const rates = arg('rates', '500').split(',').map(Number);
+  const openSeconds = num('open-seconds', 5);
+  const own = resolve(fileURLToPath(new URL('..', import.meta.url)));
+  const builds = arg('builds', own).split(',').map((b) => resolve(b));
+  const cpuProf = process.argv.includes('--cpu-prof') ? resolve(arg('cpu-prof', '.')) : undefined;
+  const dir = resolve(arg('dir', tmpdir()));
+  const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+  if (process.argv.includes('--side-by-side')) {
+    process.stderr.write(`api bench side by side: ${builds.join(', ')}; data in ${dir}; load average ${load()}\n`);
+    await sideBySide(builds, { rate: rates[0]!, seconds: openSeconds, windows: num('side-by-side', 6), clients, dir });
+    console.log(`\nload average at the end: ${load()}`);
+    return;
+  }
+  process.stderr.write(`api bench: ${creates} saturated creates by ${clients} clients; open loop at ${rates.join(', ')}/s for ${openSeconds} s each; ${watchers} watchers; data in ${dir}; load average ${load()}\n`);
   const results: Result[] = [];
-  for (const s of ['memory', 'sqlite'] as const) {
-    process.stderr.write(`  ${s}...\n`);
-    results.push(await runOne(s, creates, clients, watchers, openCreates, interval));
+  for (const build of builds) {
+    for (const s of ['memory', 'sqlite'] as const) {
+      process.stderr.write(`  ${builds.length > 1 ? `${build} ` : ''}${s}...\n`);
+      results.push(await runOne(build, s, { creates, clients, watchers, rates, openSeconds, cpuProf, dir }));
+    }
   }
   const f = (n: number) => n.toFixed(1);
-  const offered = (clients * 1000) / interval;
-  console.log(`| storage | saturated create p50 ms | p99 ms | creates/s | open-loop create (${offered}/s) p50 ms | p99 ms | get p50 ms | get p99 ms | list ${creates} ms | watch fan-out (${watchers}) p50 ms | p99 ms |`);
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|');
-  for (const r of results) console.log(`| ${r.storage} | ${f(r.createP50)} | ${f(r.createP99)} | ${r.createRate.toFixed(0)} | ${f(r.openP50)} | ${f(r.openP99)} | ${f(r.getP50)} | ${f(r.getP99)} | ${f(r.listMs)} | ${f(r.watchP50)} | ${f(r.watchP99)} |`);
-  const [m, s] = results;
-  console.log(`\nsqlite/memory ratios (same run): saturated create p99 ${(s!.createP99 / m!.createP99).toFixed(2)}, open-loop create p99 ${(s!.openP99 / m!.openP99).toFixed(2)}, creates/s ${(s!.createRate / m!.createRate).toFixed(2)}`);
+  const label = (r: Result) => (builds.length > 1 ? `${r.build} ${r.storage}` : r.storage);
+  console.log(`load average at the end: ${load()}\n`);
+  console.log(`Saturated (closed loop, ${clients} clients):\n`);
+  console.log(`| storage | creates/s | p50 ms | p99 ms | Little's law ${clients}/rate ms | server CPU ms/create | server loop delay p99 ms | max ms |`);
+  console.log('|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    console.log(`| ${label(r)} | ${r.createRate.toFixed(0)} | ${f(r.createP50)} | ${f(r.createP99)} | ${f((clients / r.createRate) * 1000)} | ${r.cpuMsPerCreate.toFixed(2)} | ${f(r.saturatedLoop.p99)} | ${f(r.saturatedLoop.max)} |`);
+  }
+  console.log(`\nOpen loop (creates on a fixed schedule over ${clients} connections):\n`);
+  console.log('| storage | offered/s | achieved/s | create p50 ms | p99 ms | p99.9 ms | max ms | get meanwhile p99 ms | max ms | server loop delay p99 ms | max ms | load generator loop p99 ms | disk fdatasync p50 / p99 / max ms |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
+  for (const r of results) {
+    for (const x of r.open) {
+      const disk = x.disk ? `${x.disk.p50.toFixed(2)} / ${f(x.disk.p99)} / ${f(x.disk.max)}` : '';
+      console.log(`| ${label(r)} | ${x.offered} | ${x.achieved.toFixed(0)} | ${f(x.p50)} | ${f(x.p99)} | ${f(x.p999)} | ${f(x.max)} | ${f(x.getP99)} | ${f(x.getMax)} | ${f(x.loop.p99)} | ${f(x.loop.max)} | ${f(x.genLoopP99)} | ${disk} |`);
+    }
+  }
+  console.log(`\nReads and watch:\n`);
+  console.log(`| storage | get p50 ms | get p99 ms | list ${creates} (label selector) ms | watch fan-out (${watchers}) p50 ms | p99 ms |`);
+  console.log('|---|---|---|---|---|---|');
+  for (const r of results) console.log(`| ${label(r)} | ${f(r.getP50)} | ${f(r.getP99)} | ${f(r.listMs)} | ${f(r.watchP50)} | ${f(r.watchP99)} |`);
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });

@@ -8,38 +8,24 @@
 // that mutates one gets a TypeError instead of silently corrupting the store.
 import { maxKey, compareKeys } from './keys.js';
 import {
-  StoreError, type KeyValue, type RangeOptions, type RangeResponse, type Store, type TxnRequest,
-  type TxnResponse, type WatchCallbacks, type WatchEvent, type Watcher,
+  type KeyValue, type RangeOptions, type RangeResponse, type TxnRequest, type TxnResponse, type WatchEvent,
 } from './store.js';
-import { WatchHub, type EventLog, type RevisionEvents, type WatchOptions } from './watch.js';
+import type { RevisionEvents, WatchOptions } from './watch.js';
 import { tombstone, validateTxn } from './txn.js';
+import { StoreBase } from './base.js';
 
 export type MemoryStoreOptions = WatchOptions;
 
-export class MemoryStore implements Store {
+export class MemoryStore extends StoreBase {
   readonly kind = 'memory';
   private readonly data = new Map<string, KeyValue>();
   /** Every key of data, in key order. */
   private readonly keys: string[] = [];
   /** One entry per revision in (compacted, rev], in order. */
   private history: RevisionEvents[] = [];
-  private rev = 0;
-  private compacted = 0;
-  private closed = false;
-  private readonly hub: WatchHub;
 
   constructor(options: MemoryStoreOptions = {}) {
-    const log: EventLog = {
-      revision: () => this.rev,
-      compactedRevision: () => this.compacted,
-      readEvents: (prefix, after, upTo) => this.readEvents(prefix, after, upTo),
-    };
-    this.hub = new WatchHub(log, options);
-  }
-
-  /** Open watchers (for tests that check nothing leaks). */
-  get watcherCount(): number {
-    return this.hub.size;
+    super(options);
   }
 
   async get(key: string): Promise<KeyValue | undefined> {
@@ -112,39 +98,16 @@ export class MemoryStore implements Store {
     return { succeeded: true, revision: next, results };
   }
 
-  watch(prefix: string, afterRevision: number, cb: WatchCallbacks): Watcher {
-    this.assertOpen();
-    return this.hub.watch(prefix, afterRevision, cb);
-  }
-
-  async revision(): Promise<number> {
-    this.assertOpen();
-    return this.rev;
-  }
-
-  /** Drops history at revisions <= rev. Compacting to or below the current compaction point is a no-op. */
-  async compact(rev: number): Promise<void> {
-    this.assertOpen();
-    if (rev > this.rev) {
-      throw new StoreError('FutureRevision', `cannot compact to revision ${rev}: it is a future revision (current revision is ${this.rev})`);
-    }
-    if (rev <= this.compacted) return;
+  protected dropHistory(rev: number): void {
     this.history.splice(0, this.firstEntryAfter(rev));
     this.compacted = rev;
   }
 
-  async compactedRevision(): Promise<number> {
-    this.assertOpen();
-    return this.compacted;
-  }
-
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.hub.close(new StoreError('Closed', 'storage is closed'));
+    if (!this.closed) this.markClosed();
   }
 
-  private readEvents(prefix: string, after: number, upTo: number): RevisionEvents[] {
+  protected readEvents(prefix: string, after: number, upTo: number): RevisionEvents[] {
     const out: RevisionEvents[] = [];
     for (let i = this.firstEntryAfter(after); i < this.history.length; i++) {
       const entry = this.history[i];
@@ -177,9 +140,5 @@ export class MemoryStore implements Store {
       else hi = mid;
     }
     return lo;
-  }
-
-  private assertOpen(): void {
-    if (this.closed) throw new StoreError('Closed', 'storage is closed');
   }
 }

@@ -7,7 +7,9 @@
 //           queued and delivered asynchronously.
 //
 // Reading a page and comparing its end with the current revision happen in one
-// synchronous step, and commits are synchronous too, so no commit can fall
+// synchronous step, and so does a commit becoming visible (the backend's
+// revision moves and publish() runs in one step; for SQLite that is when the
+// commit is durable, and history reads stop at that revision), so no commit can fall
 // between "history read up to N" and "live from N+1": no gap, no duplicate, even
 // when writes keep coming while the replay is read (or are made by the watcher's
 // own callback). This is etcd's synced/unsynced watcher split, and like etcd a
