@@ -87,7 +87,7 @@ spec: {clusterIP: ${ip}, selector: {app: web}, ports: [{port: 80, targetPort: 80
     for (;;) {
       tries++;
       // Straight into node-1's namespace: the figure is the cluster's, not `svcnet exec`'s start.
-      const r = await sh('ip', ['netns', 'exec', nodeNetnsName(prefix, 'node-1'), 'curl', '-s', '-m', '1', `http://${ip}/`], env);
+      const r = await sh('ip', ['netns', 'exec', nodeNetnsName(prefix, 'node-1'), 'curl', '-s', '--connect-timeout', '0.2', '-m', '1', `http://${ip}/`], env);
       if (r.code === 0 && r.out.startsWith('web-')) break;
       if (Date.now() - t0 > 60_000) throw new Error(`no answer through ${ip}: ${r.out}`);
       await new Promise((res) => setTimeout(res, 20));
