@@ -17,24 +17,14 @@ import { nodeNetnsName } from '../src/node/names.js';
 const self = fileURLToPath(import.meta.url);
 const main = fileURLToPath(new URL('../src/cli/entry.js', import.meta.url));
 
-function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; out: string }> {
+function sh(cmd: string, args: string[], env: NodeJS.ProcessEnv, input?: string): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
-    const c = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const c = spawn(cmd, args, { env, stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
-    c.stdout.on('data', (d: Buffer) => { out += d; });
-    c.stderr.on('data', (d: Buffer) => { out += d; });
+    c.stdout!.on('data', (d: Buffer) => { out += d; });
+    c.stderr!.on('data', (d: Buffer) => { out += d; });
     c.on('exit', (code) => resolve({ code: code ?? 1, out }));
-  });
-}
-
-function shIn(cmd: string, args: string[], env: NodeJS.ProcessEnv, input: string): Promise<{ code: number; out: string }> {
-  return new Promise((resolve) => {
-    const c = spawn(cmd, args, { env, stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout.on('data', (d: Buffer) => { out += d; });
-    c.stderr.on('data', (d: Buffer) => { out += d; });
-    c.on('exit', (code) => resolve({ code: code ?? 1, out }));
-    c.stdin.end(input);
+    if (input !== undefined) c.stdin!.end(input);
   });
 }
 
@@ -79,7 +69,7 @@ kind: Service
 metadata: {name: web}
 spec: {clusterIP: ${ip}, selector: {app: web}, ports: [{port: 80, targetPort: 80}]}
 `;
-    const applied = await shIn('/usr/bin/kubectl', ['apply', '-f', '-'], env, manifest);
+    const applied = await sh('/usr/bin/kubectl', ['apply', '-f', '-'], env, manifest);
     if (applied.code !== 0) throw new Error(`kubectl apply: ${applied.out}`);
     const kubectlMs = Date.now() - t0 - upMs;
     const { prefix } = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')) as { prefix: string };
