@@ -135,22 +135,23 @@ test('nftables data plane: chains flushed by a partial sync are deleted ≥ 1 s 
   const metrics = new ProxyMetrics('nftables');
   const dp = new NftablesDataplane({ applier: fake, clock, metrics, families: ['IPv4'] });
   const before = scenarioSnapshot();
-  const after = buildSnapshot({ services: services.filter((s) => s.metadata!.name !== 'web'), slices, nodeName, nodeIPs });
+  // sticky (session affinity) has a service chain; most service ports have none (map endpoints).
+  const after = buildSnapshot({ services: services.filter((s) => s.metadata!.name !== 'sticky'), slices, nodeName, nodeIPs });
   assert.deepEqual(await dp.sync(before, { full: true }), { partial: false });
   const rulesBefore = metrics.nftablesRulesTotal.value({ family: 'IPv4' });
   const r = await dp.sync(after, { full: false });
   assert.equal(r.partial, true);
   assert.equal(r.retryAfterMs, 1000);
-  const webChains = () => [...fake.nftTable('IPv4')!.chains.keys()].filter((c) => c.includes('default/web/'));
-  assert.ok(webChains().length > 0, 'flushed, not yet deleted');
+  const stickyChains = () => [...fake.nftTable('IPv4')!.chains.keys()].filter((c) => c.includes('default/sticky/'));
+  assert.ok(stickyChains().length > 0, 'flushed, not yet deleted');
   clock.advance(1000);
   assert.deepEqual(await dp.sync(after, { full: false }), { partial: true });
-  assert.deepEqual(webChains(), []);
+  assert.deepEqual(stickyChains(), []);
   assert.equal(fake.applied.length, 3, 'full, partial, then a partial that also deletes them');
-  assert.match((fake.applied[2] as { script: string }).script, /^delete chain ip kube-proxy .*default\/web\//m);
+  assert.match((fake.applied[2] as { script: string }).script, /^delete chain ip kube-proxy .*default\/sticky\//m);
   assert.ok(metrics.nftablesRulesTotal.value({ family: 'IPv4' }) < rulesBefore);
   assert.match(dp.lastRules(), /^add table ip kube-proxy/);
-  assert.doesNotMatch(dp.lastRules(), /default\/web\//);
+  assert.doesNotMatch(dp.lastRules(), /default\/sticky\//);
 });
 
 test('splitEndpointChains: endpoint chains first in batches, the rest last; the same tables as one restore', () => {

@@ -476,6 +476,61 @@ class NftRuleEval {
     }
   }
 
+  /**
+   * `dnat ip to SEL . SEL . numgen random mod N [offset O] map @m`: the key looked up in
+   * a map of `address . port` values; the walk forks over the N numbers (1/N each), and a
+   * number whose key is missing does not match (the packet goes on to the next rule).
+   */
+  private dnatMap(tokens: string[], i: number, st: PktState): NftEval[] {
+    const fixed: string[] = [];
+    let gen: { n: number; offset: number } | undefined;
+    let j = i;
+    for (;;) {
+      if (tokens[j] === 'numgen') {
+        const n = Number(tokens[j + 3]);
+        if (tokens[j + 1] !== 'random' || tokens[j + 2] !== 'mod' || !(n > 0) || gen) throw new TraceError('unsupported numgen expression');
+        j += 4;
+        let offset = 0;
+        if (tokens[j] === 'offset') {
+          offset = Number(tokens[j + 1]);
+          j += 2;
+        }
+        gen = { n, offset };
+        fixed.push('');
+      } else {
+        const s = this.selector(tokens, j, st);
+        if (s.proto && s.proto !== st.proto) return [{ st, kind: 'nomatch' }];
+        fixed.push(s.value);
+        j = s.next;
+      }
+      if (tokens[j] === '.') j++;
+      else break;
+    }
+    if (tokens[j] !== 'map' || !tokens[j + 1]?.startsWith('@')) throw new TraceError('unsupported dnat statement: only a lookup in a named map');
+    const name = tokens[j + 1].slice(1);
+    const values = gen ? Array.from({ length: gen.n }, (_, k) => String(gen!.offset + k)) : [undefined];
+    const share = 1 / values.length;
+    const out: NftEval[] = [];
+    let missing = 0;
+    for (const v of values) {
+      const key = fixed.map((x) => (x === '' && v !== undefined ? v : x));
+      const hit = this.lookup(name, key);
+      if (hit === undefined) {
+        missing += share;
+        continue;
+      }
+      const parts = hit.split(/\s+\.\s+/);
+      if (parts.length !== 2) throw new TraceError(`map @${name}: unsupported value "${hit}"`);
+      const b = clone(st, share);
+      b.dst = canonicalIP(parts[0]!) ?? parts[0]!;
+      b.port = Number(parts[1]);
+      b.dnatted = true;
+      out.push({ st: b, kind: 'accept' });
+    }
+    if (missing > 0) out.push({ st: clone(st, missing), kind: 'nomatch' });
+    return out;
+  }
+
   run(tokens: string[], st: PktState): NftEval[] {
     let i = 0;
     while (i < tokens.length) {
@@ -592,6 +647,7 @@ class NftRuleEval {
         let j = i + 1;
         if (tokens[j] === 'ip' || tokens[j] === 'ip6') j++;
         if (tokens[j] !== 'to') throw new TraceError('unsupported dnat statement');
+        if (tokens.includes('map', j)) return this.dnatMap(tokens, j + 1, st);
         const hp = splitHostPort(tokens[j + 1]);
         st.dst = canonicalIP(hp.ip) ?? hp.ip;
         if (hp.port !== undefined) st.port = hp.port;

@@ -186,7 +186,7 @@ describe('iptables renderer', () => {
     assert.match(rs.restore, /-j DNAT --to-destination 10\.244\.9\.9:80\n/);
   });
 
-  it('above largeClusterEndpointsThreshold endpoints, per-endpoint rules carry no comment (kube-proxy largeClusterMode)', () => {
+  it('above largeClusterEndpointsThreshold endpoints, per-endpoint rules carry no comment (kube-proxy largeClusterMode) and service chains go (-g) to endpoint chains', () => {
     const n = Math.ceil(largeClusterEndpointsThreshold / 10) + 1;
     const snap = buildSnapshot({
       services: Array.from({ length: n }, (_, i) => service(`s${i}`, { clusterIPs: [`10.96.7.${i + 1}`], ports: [{ port: 80 }] })),
@@ -194,12 +194,20 @@ describe('iptables renderer', () => {
         Array.from({ length: 10 }, (_, j) => ep(`10.244.${10 + i}.${j + 1}`)))),
       nodeName, nodeIPs,
     });
-    const rs = renderIptables(snap, { family: 'IPv4' });
+    const rs = renderIptables(snap, opts('IPv4'));
     const lines = rs.restore.split('\n');
     assert.ok(lines.some((l) => l.startsWith('-A KUBE-SEP-')));
-    assert.ok(lines.filter((l) => l.startsWith('-A KUBE-SEP-') || / -j KUBE-SEP-/.test(l)).every((l) => !l.includes('--comment')));
+    assert.ok(lines.filter((l) => l.startsWith('-A KUBE-SEP-') || / -[jg] KUBE-SEP-/.test(l)).every((l) => !l.includes('--comment')));
     assert.ok(lines.some((l) => l.startsWith('-A KUBE-SERVICES') && l.includes('--comment')), 'the top-level rules keep theirs');
-    const r = traceIptables(formatIptablesRuleset(rs), { src: '10.244.1.100', dst: '10.96.7.1', port: 80, from: 'pod' }, { localAddresses: nodeIPs });
-    assert.equal(r.endpoints.length, 10);
+    assert.equal(lines.filter((l) => / -j KUBE-SEP-/.test(l)).length, 0);
+    assert.equal(lines.filter((l) => /^-A KUBE-SVC-\S+ .*-g KUBE-SEP-/.test(l)).length, n * 10);
+    for (const from of ['pod', 'node'] as const) {
+      const r = traceIptables(formatIptablesRuleset(rs), { src: from === 'pod' ? '10.244.1.100' : undefined, dst: '10.96.7.1', port: 80, from }, { localAddresses: nodeIPs });
+      assert.equal(r.endpoints.length, 10);
+      for (const e of r.endpoints) assert.ok(Math.abs(e.probability - 0.1) < 1e-6 && e.masquerade === (from === 'node'));
+      // Hairpin through a goto: the endpoint chain still marks for masquerade.
+      const self = traceIptables(formatIptablesRuleset(rs), { src: '10.244.10.1', dst: '10.96.7.1', port: 80, from: 'pod' }, { localAddresses: nodeIPs });
+      assert.deepEqual(self.endpoints.filter((e) => e.masquerade).map((e) => e.ip), ['10.244.10.1']);
+    }
   });
 });

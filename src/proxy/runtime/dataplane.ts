@@ -172,7 +172,10 @@ export class NftablesDataplane implements Dataplane {
 
   lastTransaction(): string { return this.lastScript; }
 
-  async close(): Promise<void> { /* rules stay in force after the proxy exits, as kube-proxy's */ }
+  async close(): Promise<void> {
+    // Rules stay in force after the proxy exits, as kube-proxy's; only helper processes end.
+    await this.o.applier.close?.();
+  }
 }
 
 function countNftRules(counts: Map<string, number>, script: string, full: boolean): void {
@@ -282,7 +285,10 @@ export class IptablesDataplane implements Dataplane {
 
   lastTransaction(): string { return this.lastText; }
 
-  async close(): Promise<void> { /* rules stay in force after the proxy exits, as kube-proxy's */ }
+  async close(): Promise<void> {
+    // Rules stay in force after the proxy exits, as kube-proxy's; only helper processes end.
+    await this.o.applier.close?.();
+  }
 }
 
 function countIptablesRules(counts: Map<string, Map<string, number>>, rs: IptablesRuleset, full: boolean, written: Map<string, number>): void {

@@ -79,8 +79,13 @@ export function inNetns(runner: CommandRunner, netns: string | undefined): Comma
  */
 export function inNetnsNetOnly(runner: CommandRunner, netns: string | undefined): CommandRunner {
   if (netns === undefined) return runner;
-  const path = netns.includes('/') ? netns : `/run/netns/${netns}`;
+  const path = netnsPath(netns);
   return { run: (argv, opts) => runner.run(['nsenter', `--net=${path}`, ...argv], opts) };
+}
+
+/** A network namespace name (`ip netns`) or path → its path. */
+export function netnsPath(netns: string): string {
+  return netns.includes('/') ? netns : `/run/netns/${netns}`;
 }
 
 /** Runs argv and rejects with COMMAND_FAILED (stderr in the message) on a non-zero exit. */
