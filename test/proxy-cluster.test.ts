@@ -1,5 +1,5 @@
-// Real-traffic scenarios on a 3-node embedded cluster, for each kernel data plane
-// (nftables, iptables-nft, iptables-legacy): the API server, the controllers and
+// Real-traffic scenarios on a 3-node embedded cluster, for each data plane (nftables,
+// iptables-nft, iptables-legacy, and userspace): the API server, the controllers and
 // startNetnsCluster (src/cluster/netns.ts: LAN, client and node namespaces, a node
 // agent and a proxy per node) run in this process, inside a private sandbox (its own
 // network, mount and PID namespaces: nothing touches the host's network, and every
@@ -24,12 +24,26 @@
 //                      table is deleted and recreated under them); healthCheckNodePort is
 //                      served again by the new proxy
 //
-// The userspace data plane is not run here: its semantics are checked with real sockets
-// in test/proxy-userspace.test.ts, and test/up.test.ts runs `svcnet up --dataplane
-// userspace` on 2 nodes. A relay cannot keep the client's address (Local policy) and its
-// proxy process IS the relay of every connection, so an open connection cannot survive
-// its restart (as with kube-proxy's old userspace mode; restartProxy refuses that mode):
-// proxy-userspace.test.ts checks that the service, not the connection, comes back.
+// userspace (as `svcnet up --dataplane userspace` runs it): each node's proxy is a process
+// in the node's namespace that binds the service addresses itself (ip_nonlocal_bind, the
+// service CIDR routed `local` on lo) and relays. Every check above holds, except where a
+// relay cannot do what a DNAT rule does:
+//   Local policy       the relay connects from the node, so the pod sees the node's address,
+//                      never the client's (Cluster policy too); only local endpoints serve
+//                      (node-1 NodePort → web-1 only); a node without a local endpoint has
+//                      no listener on the NodePort, so the kernel REFUSES (RST) instead of
+//                      dropping: a socket cannot leave a SYN unanswered (the kernel answers
+//                      the handshake for any listener, and resets without one), and the mode
+//                      has no firewall rules; healthCheckNodePort answers 200/503 as above
+//   no endpoints       no listener: the kernel refuses at once (RST), as the REJECT rule does
+//   UDP                the relay's per-client sessions play conntrack's part: the session to
+//                      a pod that left the service ends and the flow moves
+//   proxy restart      HAProxy's reload: the old process gets SIGTERM, closes its listeners
+//                      and stops watching at once, and keeps relaying the connections already
+//                      open; the new process binds the addresses and serves new connections;
+//                      the open connections keep exchanging data with the same pod across
+//                      the restart and the new proxy's syncs, and the old process exits by
+//                      itself once the last of them is closed
 //
 // Run as root only; skipped with the reason otherwise. The outer test re-executes this
 // file inside the sandbox and reports its outcome. PXDEBUG=1 shows the cluster's logs.
@@ -42,6 +56,7 @@ import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
 import type { Probe } from './lib/netprobe.js';
+import type { ProxySnapshot } from '../src/proxy/snapshot.js';
 
 const self = fileURLToPath(import.meta.url);
 const tmpEnv = 'SVCNET_PXC_TMPDIR';
@@ -56,16 +71,17 @@ function sendsRedirects(netns: string): boolean {
   return out.split('\n').some((l) => l.trim() === '1');
 }
 
-interface Backend { label: string; mode: 'nftables' | 'iptables'; variant?: 'nft' | 'legacy'; prefix: string; tools: string[] }
+interface Backend { label: string; mode: 'nftables' | 'iptables' | 'userspace'; variant?: 'nft' | 'legacy'; prefix: string; tools: string[] }
 const backends: Backend[] = [
   { label: 'nftables', mode: 'nftables', prefix: 'pxcnft', tools: ['nft'] },
   { label: 'iptables-nft', mode: 'iptables', variant: 'nft', prefix: 'pxcipt', tools: ['iptables-nft-restore'] },
   { label: 'iptables-legacy', mode: 'iptables', variant: 'legacy', prefix: 'pxcleg', tools: ['iptables-legacy-restore'] },
+  { label: 'userspace', mode: 'userspace', prefix: 'pxcusr', tools: [] },
 ];
 
 if (process.env[SANDBOX_ENV] !== '1') {
   const why = sandboxUnsupported() ?? (onPath('conntrack') ? undefined : '`conntrack` is not installed (Debian package conntrack)');
-  test('3-node cluster, real traffic: nftables, iptables-nft, iptables-legacy, in a private sandbox', { skip: why, timeout: 300_000 }, async (t) => {
+  test('3-node cluster, real traffic: nftables, iptables-nft, iptables-legacy, userspace, in a private sandbox', { skip: why, timeout: 300_000 }, async (t) => {
     const env = { ...process.env };
     delete env['NODE_TEST_CONTEXT'];
     // The temp dir is made and removed out here, so that even a sandbox killed at its timeout leaves nothing.
@@ -83,7 +99,7 @@ if (process.env[SANDBOX_ENV] !== '1') {
 } else {
   for (const b of backends) {
     const missing = b.tools.filter((x) => !onPath(x));
-    test(`${b.label}: 3 nodes — ClusterIP, NodePort, LB IP, affinity, Local policy, REJECT, UDP conntrack, proxy restart`,
+    test(`${b.label}: 3 nodes — ClusterIP, NodePort, LB IP, affinity, Local policy, REJECT, UDP ${b.mode === 'userspace' ? 'sessions' : 'conntrack'}, proxy restart`,
       { skip: missing.length ? `missing ${missing.join(', ')}` : undefined, timeout: 150_000 }, () => scenario(b));
   }
 }
@@ -98,7 +114,9 @@ async function scenario(b: Backend): Promise<void> {
   const { startNetnsCluster } = await import('../src/cluster/netns.js');
   const { progress } = await import('../src/cluster/progress.js');
   const { startProbe } = await import('./lib/netprobe.js');
+  const { createServer } = await import('node:http');
   setLogLevel(process.env['PXDEBUG'] ? 'debug' : 'error');
+  const userspace = b.mode === 'userspace';
 
   const R = (group: string, plural: string) => findResource(group, 'v1', plural)!;
   const podsR = R('', 'pods');
@@ -120,9 +138,20 @@ async function scenario(b: Backend): Promise<void> {
     const cm = startControllerManager(kc, defaultReconcilers());
     cleanups.push(() => cm.close());
     await cm.waitForSync();
+    // userspace: the node proxies are processes in the node namespaces that reach the API
+    // server over a unix socket (plain HTTP, the kubeconfig's token), as `svcnet up` runs them.
+    let apiSocket: string | undefined;
+    if (userspace) {
+      apiSocket = join(dir, 'api.sock');
+      const server = createServer({ keepAliveTimeout: 30_000, requestTimeout: 0 });
+      api.api.serve(server);
+      await new Promise<void>((res, rej) => { server.once('error', rej); server.listen(apiSocket, () => res()); });
+      cleanups.push(() => new Promise<void>((res) => { server.close(() => res()); server.closeAllConnections(); }));
+    }
     const cluster = await startNetnsCluster({
       api: api.api, client: kc, dataDir: dir, prefix: b.prefix, nodes: ['node-1', 'node-2', 'node-3'],
       mode: b.mode, ...(b.variant ? { iptablesVariant: b.variant } : {}),
+      ...(apiSocket ? { apiSocket, kubeconfigPath: api.kubeconfigPath! } : {}),
       serviceClusterIPRange: '10.96.0.0/16', clusterCIDR: '10.244.0.0/16', lbPool: '172.30.0.200-172.30.0.250',
       progress: progress(() => undefined, false),
     });
@@ -174,11 +203,15 @@ async function scenario(b: Backend): Promise<void> {
         await new Promise((r) => setTimeout(r, 50));
       }
     };
+    /** Each node's proxy's snapshot in force (userspace: asked from the proxy processes). */
+    const snapshots = async (): Promise<{ node: string; snap: ProxySnapshot | undefined }[]> => (userspace
+      ? Promise.all(cluster.proxyProcesses.map(async (p) => ({ node: p.nodeName, snap: (await p.state()).snapshot })))
+      : cluster.proxies.map((p) => ({ node: p.nodeName, snap: p.snapshot() })));
     /** Every node's proxy has applied a state where `pred` holds for the service port `default/<name>`. */
     const synced = async (name: string, pred: (sp: { endpoints: unknown[]; loadBalancerIPs: string[] }) => boolean, ms?: number) => {
-      const state = () => cluster.proxies.map((p) => {
-        const sp = p.snapshot()?.servicePorts.find((x) => x.name.startsWith(`default/${name}:`));
-        return { ok: sp ? pred(sp) : false, node: p.nodeName, endpoints: sp?.endpoints.map((e) => `${e.ip}${e.ready ? '' : '(not ready)'}`), lb: sp?.loadBalancerIPs };
+      const state = async () => (await snapshots()).map(({ node, snap }) => {
+        const sp = snap?.servicePorts.find((x) => x.name.startsWith(`default/${name}:`));
+        return { ok: sp ? pred(sp) : false, node, endpoints: sp?.endpoints.map((e) => `${e.ip}${e.ready ? '' : '(not ready)'}`), lb: sp?.loadBalancerIPs };
       });
       await waitFor(`${name} programmed on every node`, state, (v) => v.every((x) => x.ok), ms).catch(async (e: Error) => {
         const slices = await kc.list<{ metadata: { name: string }; endpoints?: { addresses: string[]; conditions?: { ready?: boolean }; targetRef?: { name?: string } }[] }>(
@@ -202,7 +235,8 @@ async function scenario(b: Backend): Promise<void> {
       const ipOf = async (name: string) =>
         (await kc.get<{ status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }>(servicesR, 'default', name)).status?.loadBalancer?.ingress?.[0]?.ip ?? '';
       const [w, l] = [await ipOf('web'), await ipOf('local')];
-      const programmed = (name: string) => cluster.proxies.map((p) => p.snapshot()?.servicePorts.find((x) => x.name === `default/${name}:http`)?.loadBalancerIPs.join() ?? '');
+      const snaps = await snapshots();
+      const programmed = (name: string) => snaps.map((p) => p.snap?.servicePorts.find((x) => x.name === `default/${name}:http`)?.loadBalancerIPs.join() ?? '');
       const [pw, pl] = [programmed('web'), programmed('local')];
       return { ok: !!w && !!l && w !== l && pw.every((x) => x === w) && pl.every((x) => x === l), w, l, pw, pl };
     }, (v) => v.ok).then((v) => v.w);
@@ -239,7 +273,7 @@ async function scenario(b: Backend): Promise<void> {
       const sh = (cmd: string) => { try { return execFileSync('ip', ['netns', 'exec', node.netns, 'sh', '-c', cmd]).toString().trim(); } catch (e) { return String(e); } };
       const svcs = (await kc.list<{ metadata: { name: string }; spec: { ports: { nodePort?: number }[]; healthCheckNodePort?: number } }>(servicesR, 'default')).items
         .map((x) => `${x.metadata.name} ${x.spec.ports.map((pp) => pp.nodePort).join(',')} hc=${x.spec.healthCheckNodePort ?? '-'}`).join('; ');
-      const sps = cluster.proxies[nodes.indexOf(node)]?.snapshot()?.servicePorts.filter((x) => x.nodePort === port || x.healthCheckNodePort === port)
+      const sps = (await snapshots())[nodes.indexOf(node)]?.snap?.servicePorts.filter((x) => x.nodePort === port || x.healthCheckNodePort === port)
         .map((x) => `${x.name} [${x.endpoints.map((e) => e.ip).join(' ')}]`);
       const inNs = (ns: string, cmd: string) => { try { return execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', cmd]).toString().trim(); } catch (e) { return String(e); } };
       const from = p.netns;
@@ -288,7 +322,7 @@ async function scenario(b: Backend): Promise<void> {
         e.message += `\nweb's LB IP ${lbIP}\n${nodes.map((n) => `${n.name}: ${sh(n.netns, 'ip -br addr show dev eth0')}`).join('\n')}\nclient neigh: ${sh(cluster.topology.client.netns, 'ip neigh')}`;
         const lbs = await kc.list<{ metadata: { name: string }; status?: { loadBalancer?: { ingress?: { ip?: string }[] } } }>(servicesR, 'default');
         e.message += `\nLB IPs in the API now: ${lbs.items.map((x) => `${x.metadata.name}=${x.status?.loadBalancer?.ingress?.map((i) => i.ip).join(',') ?? ''}`).join(' ')}`;
-        e.message += `\nproxies: ${cluster.proxies.map((p) => `${p.nodeName}: ${p.snapshot()?.servicePorts.filter((x) => x.loadBalancerIPs.length).map((x) => `${x.name}=${x.loadBalancerIPs.join(',')}`).join(' ')}`).join('; ')}`;
+        e.message += `\nproxies: ${(await snapshots()).map((p) => `${p.node}: ${p.snap?.servicePorts.filter((x) => x.loadBalancerIPs.length).map((x) => `${x.name}=${x.loadBalancerIPs.join(',')}`).join(' ')}`).join('; ')}`;
         try {
           const events = await kc.list<{ involvedObject?: { name?: string }; reason?: string; message?: string }>(R('', 'events'), 'default');
           e.message += `\nLB events: ${events.items.filter((x) => /^IP/.test(x.reason ?? '')).map((x) => `${x.involvedObject?.name}: ${x.reason} ${x.message}`).join(' | ')}`;
@@ -312,7 +346,27 @@ async function scenario(b: Backend): Promise<void> {
     });
 
     // ------------------------------------------------------------ externalTrafficPolicy
-    await t('externalTrafficPolicy Local keeps the client IP; nodes without a local endpoint drop', async () => {
+    if (userspace) await t('externalTrafficPolicy Local (relay): only local endpoints, the node\'s address, nodes without one refuse; health checks', async () => {
+      // The relay connects to the pod itself: the pod sees an address of node-1, not the client's.
+      const node1Addrs = execFileSync('ip', ['netns', 'exec', nodes[0]!.netns, 'ip', '-o', '-4', 'addr', 'show']).toString()
+        .split('\n').map((l) => /inet (\S+)\//.exec(l)?.[1]).filter((x): x is string => !!x);
+      const seen = await client!.http(nodeIP('node-1'), np(local), '/clientip', 5);
+      for (const s of seen) {
+        const src = s.split(':')[0]!;
+        assert.notEqual(src, clientIP, `a relay cannot keep the client's address: ${seen.join(',')}`);
+        assert.ok(node1Addrs.includes(src), `web-1 sees an address of node-1 (${node1Addrs.join(' ')}): ${seen.join(',')}`);
+      }
+      assert.deepEqual([...new Set(await client!.http(nodeIP('node-1'), np(local), '/hostname', 6))], ['web-1'], 'only the local endpoint serves');
+      await Promise.all(['node-2', 'node-3'].map(async (n) => {
+        const r = await client!.tcp(nodeIP(n), np(local), 1500);
+        assert.equal(r.result, 'ECONNREFUSED', `${n} has no local endpoint: no listener, refused (a relay cannot drop a SYN) (${JSON.stringify(r)})`);
+      }));
+      await checkHealth();
+      // Cluster policy: relayed too, so the pods never see the client's address either.
+      const masq = await client!.http(nodeIP('node-2'), np(web), '/clientip', 6);
+      for (const s of masq) assert.notEqual(s.split(':')[0], clientIP, `Cluster policy: the node's address: ${masq.join(',')}`);
+    });
+    else await t('externalTrafficPolicy Local keeps the client IP; nodes without a local endpoint drop', async () => {
       const seen = await client!.http(nodeIP('node-1'), np(local), '/clientip', 5);
       for (const s of seen) assert.equal(s.split(':')[0], clientIP, `web-1 sees the client's own address: ${seen.join(',')}`);
       await Promise.all(['node-2', 'node-3'].map(async (n) => {
@@ -339,15 +393,16 @@ async function scenario(b: Backend): Promise<void> {
         // charges those to the per-host token bucket of the ICMP rate limit
         // (net.ipv4.icmp_ratelimit, 1 s): the port-unreachable answering the first SYN is then
         // suppressed and the client sees the REJECT on the SYN retransmitted 1 s later. Nodes
-        // with send_redirects off answer at once.
+        // with send_redirects off answer at once. (userspace: the node forwards nothing; its RST
+        // is not rate-limited.)
         const node = nodes.find((n) => n.lanIP === host);
-        const limit = who === 'client' && node && sendsRedirects(node.netns) ? 2500 : 1000;
+        const limit = !userspace && who === 'client' && node && sendsRedirects(node.netns) ? 2500 : 1000;
         assert.ok(r.ms < limit, `${who} → ${host}:${port}: refused at once, not after a timeout (${r.ms} ms, limit ${limit})`);
       }
     });
 
     // ------------------------------------------------------------ UDP and conntrack
-    await t('UDP service after an endpoint change: stale conntrack entries are deleted (pod, node, client)', async () => {
+    await t(`UDP service after an endpoint change: ${userspace ? 'the relay\'s sessions to the removed pod end' : 'stale conntrack entries are deleted'} (pod, node, client)`, async () => {
       // Find, for each origin, a source port whose flow conntrack pinned to web-1.
       const flows: { who: string; p: Probe; host: string; port: number; src: number }[] = [];
       for (const [who, p, host, port, base] of [
@@ -358,7 +413,7 @@ async function scenario(b: Backend): Promise<void> {
           if (await p.udp(host, port, 'hostname', src, 2000) === 'web-1') found = src;
         }
         assert.ok(found !== undefined, `${who}: some UDP flow goes to web-1`);
-        for (let i = 0; i < 3; i++) assert.equal(await p.udp(host, port, 'hostname', found, 2000), 'web-1', `${who}: conntrack keeps the flow on web-1`);
+        for (let i = 0; i < 3; i++) assert.equal(await p.udp(host, port, 'hostname', found, 2000), 'web-1', `${who}: ${userspace ? 'the relay\'s session' : 'conntrack'} keeps the flow on web-1`);
         flows.push({ who, p, host, port, src: found });
       }
       // web-1 leaves the service (it keeps running and answering: a stale entry would still reach it).
@@ -372,6 +427,7 @@ async function scenario(b: Backend): Promise<void> {
     // ------------------------------------------------------------ proxy restart
     await t('open TCP connections survive a restart of their node\'s proxy', async () => {
       const conns: { who: string; p: Probe; name: string; first: string; answers: string[] }[] = [];
+      let oldProxy: { exited: Promise<number | string> } | undefined;
       for (const [who, p, host, port] of [
         ['pod tester@node-2 → ClusterIP', pod!, web.spec.clusterIP, 80], ['node-2 → ClusterIP', n2!, web.spec.clusterIP, 80],
         ['client → node-2 NodePort', client!, nodeIP('node-2'), np(web)],
@@ -392,20 +448,37 @@ async function scenario(b: Backend): Promise<void> {
         }
       })();
       try {
-        const before = cluster.proxies[1]!;
-        const tableHandle = () => /table ip kube-proxy .*# handle (\d+)/
-          .exec(execFileSync('ip', ['netns', 'exec', nodes[1]!.netns, 'nft', '-a', 'list', 'table', 'ip', 'kube-proxy']).toString())?.[1];
-        const handleBefore = b.mode === 'nftables' ? tableHandle() : undefined;
-        const restarted = await cluster.restartProxy('node-2');
-        phase('node-2 proxy restarted');
-        assert.notEqual(restarted, before);
-        assert.equal(cluster.proxies[1], restarted);
-        assert.ok(restarted.snapshot(), 'the new proxy made its first sync');
-        assert.ok(restarted.metrics.syncFullProxyRulesLatency.count() >= 1, 'the new proxy\'s first sync rewrote every rule (full sync)');
-        if (b.mode === 'nftables') {
-          // A full nftables sync deletes and recreates the table: the connections outlive their rules.
-          const handleAfter = tableHandle();
-          assert.ok(handleBefore && handleAfter && handleAfter !== handleBefore, `table ip kube-proxy recreated (handle ${handleBefore} → ${handleAfter})`);
+        if (userspace) {
+          const before = cluster.proxyProcesses[1]!;
+          const t1 = Date.now();
+          const restarted = await cluster.restartProxy('node-2');
+          phase(`node-2 proxy restarted (new process serving ${Date.now() - t1} ms after the old one's SIGTERM)`);
+          assert.ok('pid' in restarted && restarted.pid !== before.pid, 'a new proxy process');
+          assert.equal(cluster.proxyProcesses[1], restarted);
+          const st = await restarted.state();
+          assert.ok(st.snapshot && st.syncs >= 1, 'the new proxy made its first sync');
+          assert.match(st.rules, new RegExp(`^TCP ${web.spec.clusterIP.replaceAll('.', '\\.')}:80 \\(clusterIP\\)`, 'm'), 'the new proxy listens on the ClusterIP');
+          // The old process still relays the open connections (it exits once they end).
+          const oldExit = await Promise.race([before.exited, new Promise((r) => setTimeout(() => r('running'), 300))]);
+          assert.equal(oldExit, 'running', 'the old proxy process drains the open connections');
+          oldProxy = before;
+        } else {
+          const before = cluster.proxies[1]!;
+          const tableHandle = () => /table ip kube-proxy .*# handle (\d+)/
+            .exec(execFileSync('ip', ['netns', 'exec', nodes[1]!.netns, 'nft', '-a', 'list', 'table', 'ip', 'kube-proxy']).toString())?.[1];
+          const handleBefore = b.mode === 'nftables' ? tableHandle() : undefined;
+          const restarted = await cluster.restartProxy('node-2');
+          phase('node-2 proxy restarted');
+          assert.ok(!('pid' in restarted));
+          assert.notEqual(restarted, before);
+          assert.equal(cluster.proxies[1], restarted);
+          assert.ok(restarted.snapshot(), 'the new proxy made its first sync');
+          assert.ok(restarted.metrics.syncFullProxyRulesLatency.count() >= 1, 'the new proxy\'s first sync rewrote every rule (full sync)');
+          if (b.mode === 'nftables') {
+            // A full nftables sync deletes and recreates the table: the connections outlive their rules.
+            const handleAfter = tableHandle();
+            assert.ok(handleBefore && handleAfter && handleAfter !== handleBefore, `table ip kube-proxy recreated (handle ${handleBefore} → ${handleAfter})`);
+          }
         }
         // The new proxy's state is in force: a new service is programmed on node-2, and
         // the connections still exchange data after that (second) sync.
@@ -422,6 +495,12 @@ async function scenario(b: Backend): Promise<void> {
         assert.ok(c.answers.length >= 3, `${c.who}: ${c.answers.length} requests during the restart`);
         assert.deepEqual(c.answers.filter((a) => a !== c.first), [], `${c.who}: every request on the open connection answered by ${c.first}`);
         await c.p.closeConn(c.name);
+      }
+      if (oldProxy) {
+        // Its last connection closed, the old proxy process has nothing left to relay: it exits.
+        const code = await Promise.race([oldProxy.exited, new Promise((r) => setTimeout(() => r('still running after 10 s'), 10_000))]);
+        assert.equal(code, 0, 'the old proxy process exits once drained');
+        phase('old node-2 proxy drained and exited');
       }
       assert.deepEqual([...await spread(pod!, web.spec.clusterIP, 80)].sort(), allWeb, 'new connections are spread after the restart');
       await checkHealth();

@@ -12,6 +12,7 @@ const flags: FlagSpec[] = [
   { name: 'cluster-cidr', type: 'string', default: '10.244.0.0/16', help: 'pod CIDR (masquerade decisions)' },
   { name: 'metrics-bind-address', type: 'string', default: '127.0.0.1:10249', help: '/metrics, /healthz, /livez; "" disables' },
   { name: 'min-sync-period', type: 'number', default: 1000, help: 'ms between rule syncs at most' },
+  { name: 'drain-timeout', type: 'number', default: 300, help: 'userspace: on SIGTERM/SIGINT stop accepting at once and keep relaying open connections up to this many seconds (0: end them at once); a second signal ends them now' },
   { name: 'log-level', type: 'string', default: 'info', help: 'debug | info | warn | error' },
 ];
 
@@ -26,14 +27,33 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   if (!node) throw new UsageError('--node-name is required');
   const mode = String(f['mode']);
   if (!['nftables', 'iptables', 'userspace'].includes(mode)) throw new UsageError(`--mode must be nftables, iptables or userspace, not "${mode}"`);
+  const drainS = Number(f['drain-timeout']);
+  if (!Number.isFinite(drainS) || drainS < 0) throw new UsageError(`--drain-timeout must be a number of seconds ≥ 0, not "${String(f['drain-timeout'])}"`);
   setLogLevel(String(f['log-level']) as Level);
   const client = clientFromFlag(f['kubeconfig']);
+  // userspace: the proxy relays every connection itself. A graceful stop (HAProxy's soft
+  // stop) closes its listeners at once, so that a new proxy can take the addresses, and
+  // lets the connections already open run until they end or the drain timeout passes.
+  const stop = new AbortController();
   const proxy = await startProxy({
     client, nodeName: node, mode: mode as 'nftables' | 'iptables' | 'userspace', netns: f['netns'] as string | undefined,
     clusterCIDR: String(f['cluster-cidr']), metricsAddress: String(f['metrics-bind-address']), minSyncPeriodMs: Number(f['min-sync-period']),
+    ...(mode === 'userspace' ? {
+      userspace: {
+        stop: stop.signal, drainTimeoutMs: drainS * 1000,
+        onDrain: (n: number) => { if (n) process.stdout.write(`draining ${n} open connection${n === 1 ? '' : 's'} (up to ${drainS} s; signal again to end them now)\n`); },
+      },
+    } : {}),
   });
   process.stdout.write(`svcnet proxy (${mode}) for node ${node}${proxy.metricsUrl ? `, metrics at ${proxy.metricsUrl}/metrics` : ''}\n`);
   await untilInterrupted();
+  if (mode === 'userspace' && drainS > 0) {
+    // A second signal while draining: end now.
+    const now = () => process.exit(0);
+    process.once('SIGINT', now);
+    process.once('SIGTERM', now);
+    stop.abort();
+  }
   await proxy.close();
   client.close();
   return 0;

@@ -11,17 +11,31 @@
 //                        the node's userspace proxy (`--dataplane userspace`):
 //                        it binds service addresses in this namespace, so it
 //                        runs here; it reaches the API server at its unix
-//                        socket with the kubeconfig's token
+//                        socket with the kubeconfig's token. A stdin line
+//                        `{"op":"state","id":N}` is answered on stdout with
+//                        `{"id":N,"snapshot":…,"rules":…,"syncs":…}`
 // e.g. `relay /x/relay.sock dns 172.30.0.10 53` (one Node process less to
 // start than one helper each). It prints one line, `ready [DNS-ADDRESS]`,
 // once everything listens, and ends when stdin closes (the parent went away).
+// SIGTERM stops it gracefully: the userspace proxy closes its listeners and
+// stops watching at once, prints `draining N` (N relayed connections still
+// open; every port it held is free by then), keeps relaying those until they
+// end (or SVCNET_DRAIN_TIMEOUT_MS, default 5 min), then the process exits;
+// stdin closing meanwhile ends it at once.
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { unlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { startDNS } from '../dns/server.js';
 import { buildZone, type ClusterZone, type DnsSnapshot } from '../dns/resolver.js';
 
-interface Service { ready: string; onLine?(line: string): void; close(): Promise<void> }
+interface Service {
+  ready: string;
+  onLine?(line: string): void;
+  /** Ends at once. */
+  close(): Promise<void>;
+  /** SIGTERM: a graceful stop (default: close). */
+  drain?(): Promise<void>;
+}
 
 async function dns(ip: string, port: number): Promise<Service> {
   let zone: ClusterZone | undefined;
@@ -80,13 +94,29 @@ async function userspaceProxy(node: string, nodeIP: string, apiSocket: string, k
     import('../client/http.js'), import('../client/kubeconfig.js'), import('../proxy/runtime/proxy.js'),
   ]);
   const client = new HttpClient({ server: 'http://localhost', token: loadKubeconfig(kubeconfig).token }, { socketPath: apiSocket });
+  const stop = new AbortController();
+  const drainTimeoutMs = Number(process.env['SVCNET_DRAIN_TIMEOUT_MS'] || 300_000);
   const proxy = await startProxy({
     client, nodeName: node, mode: 'userspace', nodePortAddresses: [nodeIP], nodeIPs: [nodeIP], clusterCIDR,
     minSyncPeriodMs: 0, metricsAddress: '127.0.0.1:10249',
+    // Called once the proxy's informers, metrics and health servers and listeners are all closed.
+    userspace: { stop: stop.signal, drainTimeoutMs, onDrain: (n) => process.stdout.write(`draining ${n}\n`) },
   });
   return {
     ready: '',
+    onLine(line) {
+      let q: { op?: string; id?: number };
+      try { q = JSON.parse(line) as typeof q; } catch { return; }
+      if (q.op !== 'state') return;
+      process.stdout.write(JSON.stringify({ id: q.id, snapshot: proxy.snapshot() ?? null, rules: proxy.lastRules(),
+        syncs: proxy.metrics.syncProxyRulesLatency.count() }) + '\n');
+    },
     async close() {
+      await proxy.close();
+      client.close();
+    },
+    async drain() {
+      stop.abort();
       await proxy.close();
       client.close();
     },
@@ -124,8 +154,16 @@ async function main(): Promise<void> {
   const services = await Promise.all(specs.map((s) => modes[s.mode]!.start(s.args)));
   const rl = createInterface({ input: process.stdin });
   rl.on('line', (line) => { for (const s of services) s.onLine?.(line); });
-  // The parent going away closes stdin: so do we.
-  rl.on('close', () => { void Promise.all(services.map((s) => s.close())).finally(() => process.exit(0)); });
+  let draining = false;
+  // The parent going away closes stdin: so do we (at once, even while draining).
+  rl.on('close', () => {
+    if (draining) process.exit(0);
+    void Promise.all(services.map((s) => s.close())).finally(() => process.exit(0));
+  });
+  process.once('SIGTERM', () => {
+    draining = true;
+    void Promise.all(services.map((s) => (s.drain ? s.drain() : s.close()))).finally(() => process.exit(0));
+  });
   process.stdout.write(`ready${services.map((s) => s.ready).filter(Boolean).map((r) => ` ${r}`).join('')}\n`);
 }
 

@@ -15,6 +15,8 @@ import { podNetnsName } from '../node/names.js';
 import { cidrContains, cidrSize, nthAddress, parseCidr4 } from '../node/ipv4.js';
 import { serviceRangeIP } from '../apiserver/bootstrap.js';
 import { startProxy, type RunningProxy, type StartProxyOptions } from '../proxy/runtime/proxy.js';
+import type { ProxySnapshot } from '../proxy/snapshot.js';
+import { createInterface } from 'node:readline';
 import type { IptablesVariant } from '../proxy/runtime/apply.js';
 import { NetnsListenerFactory } from '../proxy/runtime/netns.js';
 import { logger } from '../log.js';
@@ -47,18 +49,36 @@ export interface NetnsClusterOptions {
   topology?: Promise<Topology>;
 }
 
+/** userspace mode: a node's proxy, a process of its own in the node's namespace (helper-child.ts `proxy`). */
+export interface ProxyProcess {
+  readonly nodeName: string;
+  readonly pid: number;
+  /** What the process has in force: its last snapshot, its listener table, how many syncs it made. */
+  state(timeoutMs?: number): Promise<{ snapshot: ProxySnapshot | undefined; rules: string; syncs: number }>;
+  /** The process has exited (its exit code, or the signal that ended it). */
+  readonly exited: Promise<number | string>;
+}
+
 export interface NetnsCluster {
   topology: Topology;
   agents: NodeAgent[];
+  /** The kernel modes' proxies (this process); empty in userspace mode. */
   proxies: RunningProxy[];
+  /** userspace mode: each node's proxy process; empty in the kernel modes. */
+  proxyProcesses: ProxyProcess[];
   dnsIP: string;
   lbPool: string;
   /**
    * Stops a node's proxy and starts a new one with the same options (kube-proxy
-   * restarting): rules and conntrack stay in force in between; resolves after the new
-   * proxy's first (full) sync. `proxies` holds the new one afterwards.
+   * restarting). Kernel modes: rules and conntrack stay in force in between; resolves
+   * after the new proxy's first (full) sync; `proxies` holds the new one afterwards.
+   * userspace: the old process is stopped gracefully (SIGTERM: it closes its listeners
+   * and keeps relaying the connections already open until they end), the new one starts
+   * once the old has let go of every port, and this resolves after its first sync;
+   * `proxyProcesses` holds the new one. The old one exits by itself once drained; the
+   * cluster's close ends it in any case.
    */
-  restartProxy(nodeName: string): Promise<RunningProxy>;
+  restartProxy(nodeName: string): Promise<RunningProxy | ProxyProcess>;
   close(): Promise<void>;
 }
 
@@ -139,16 +159,18 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
     // the API server through its unix socket (paths are shared across network namespaces);
     // service addresses are local on every node so the proxy can bind them, and a service
     // port with no listener is refused by the kernel.
-    const userspaceProxies: Helper[] = [];
+    const userspaceProxies: UserspaceProxyProcess[] = [];
     if (o.mode === 'userspace' && (!o.apiSocket || !o.kubeconfigPath)) throw new Error('userspace mode needs the API server\'s unix socket (data dir path too long?)');
-    const startUserspaceProxy = async (n: Topology['nodes'][number]): Promise<Helper> => {
-      await netns.sysctl(n.netns, 'net.ipv4.ip_nonlocal_bind', '1');
-      for (const cidr of o.serviceClusterIPRange.split(',')) {
-        if (!cidr.includes(':')) await netns.exec(n.netns, ['ip', 'route', 'replace', 'local', cidr, 'dev', 'lo']);
+    const startUserspaceProxy = async (n: Topology['nodes'][number], restart = false): Promise<UserspaceProxyProcess> => {
+      if (!restart) {
+        await netns.sysctl(n.netns, 'net.ipv4.ip_nonlocal_bind', '1');
+        for (const cidr of o.serviceClusterIPRange.split(',')) {
+          if (!cidr.includes(':')) await netns.exec(n.netns, ['ip', 'route', 'replace', 'local', cidr, 'dev', 'lo']);
+        }
       }
       const h = await startHelper(n.netns, ['proxy', n.name, n.lanIP, o.apiSocket!, o.kubeconfigPath!, o.clusterCIDR], 20_000);
       closers.push(() => h.close());
-      return h;
+      return new UserspaceProxyProcess(n.name, h);
     };
     const agents: NodeAgent[] = [];
     const proxies: RunningProxy[] = [];
@@ -194,19 +216,87 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
     const lan = parseCidr4(topology.lan.cidr);
     const announcer = startAnnouncer(informers, topology, netns, (ip) => cidrContains(lan, ip));
     closers.push(() => announcer.close());
-    const restartProxy = async (nodeName: string): Promise<RunningProxy> => {
+    const restartProxy = async (nodeName: string): Promise<RunningProxy | ProxyProcess> => {
       const i = topology.nodes.findIndex((n) => n.name === nodeName);
-      if (o.mode === 'userspace') throw new Error('userspace mode: the proxy is the relay; restarting it ends its connections');
+      if (o.mode === 'userspace') {
+        const old = userspaceProxies[i];
+        if (i < 0 || !old) throw new Error(`no proxy on node "${nodeName}"`);
+        // HAProxy's reload: the old process stops accepting and drains; the new one binds
+        // the addresses once they are free ("draining" says so) and serves new connections.
+        await old.stopGracefully(10_000);
+        userspaceProxies[i] = await startUserspaceProxy(topology.nodes[i]!, true);
+        return userspaceProxies[i];
+      }
       if (i < 0 || !proxies[i]) throw new Error(`no proxy on node "${nodeName}"`);
       await proxies[i].close();
       proxies[i] = await startProxy({ ...proxyOptions[i]!, healthCheckListeners: new NetnsListenerFactory({ netns: proxyOptions[i]!.netns! }) });
       return proxies[i];
     };
-    return { topology, agents, proxies, dnsIP, lbPool: o.lbPool, restartProxy, close: closeAll };
+    return { topology, agents, proxies, proxyProcesses: userspaceProxies, dnsIP, lbPool: o.lbPool, restartProxy, close: closeAll };
   } catch (e) {
     await Promise.allSettled(tasks);
     await closeAll();
     throw e;
+  }
+}
+
+/** A userspace proxy process: asks it for its state over stdin/stdout, stops it gracefully. */
+class UserspaceProxyProcess implements ProxyProcess {
+  readonly pid: number;
+  readonly exited: Promise<number | string>;
+  private nextId = 1;
+  private readonly pending = new Map<number, (r: Record<string, unknown>) => void>();
+  private drainingSeen: (() => void) | undefined;
+  private drainingLine = false;
+
+  constructor(readonly nodeName: string, private readonly helper: Helper) {
+    const child = helper.child;
+    this.pid = child.pid!;
+    this.exited = new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) resolve(child.exitCode ?? child.signalCode!);
+      else child.once('exit', (code, signal) => resolve(code ?? signal ?? 'exited'));
+    });
+    void this.exited.then(() => {
+      for (const r of this.pending.values()) r({ error: `proxy process on ${nodeName} exited` });
+      this.pending.clear();
+      this.drainingSeen?.();
+    });
+    child.stdin!.on('error', () => undefined);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      if (line.startsWith('draining')) {
+        this.drainingLine = true;
+        this.drainingSeen?.();
+        return;
+      }
+      let r: Record<string, unknown>;
+      try { r = JSON.parse(line) as Record<string, unknown>; } catch { return; }
+      const cb = this.pending.get(Number(r['id']));
+      if (cb) { this.pending.delete(Number(r['id'])); cb(r); }
+    });
+  }
+
+  state(timeoutMs = 5000): Promise<{ snapshot: ProxySnapshot | undefined; rules: string; syncs: number }> {
+    return new Promise((resolve, reject) => {
+      const id = this.nextId++;
+      const t = setTimeout(() => { this.pending.delete(id); reject(new Error(`proxy process on ${this.nodeName}: no answer`)); }, timeoutMs);
+      this.pending.set(id, (r) => {
+        clearTimeout(t);
+        if (r['error']) reject(new Error(String(r['error'])));
+        else resolve({ snapshot: (r['snapshot'] ?? undefined) as ProxySnapshot | undefined, rules: String(r['rules']), syncs: Number(r['syncs']) });
+      });
+      this.helper.child.stdin!.write(JSON.stringify({ op: 'state', id }) + '\n');
+    });
+  }
+
+  /** SIGTERM, then resolves once the process says it is draining (every port it held is free) or has exited. */
+  stopGracefully(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      if (this.drainingLine) { resolve(); return; }
+      const t = setTimeout(() => reject(new Error(`proxy process on ${this.nodeName} did not stop accepting within ${timeoutMs} ms`)), timeoutMs);
+      this.drainingSeen = () => { clearTimeout(t); this.drainingSeen = undefined; resolve(); };
+      if (this.helper.child.exitCode !== null || this.helper.child.signalCode !== null) this.drainingSeen();
+      else this.helper.child.kill('SIGTERM');
+    });
   }
 }
 

@@ -9,6 +9,11 @@
 // A service address with no usable endpoint is not bound at all, so the kernel itself
 // refuses connections (TCP RST) and answers datagrams with ICMP port-unreachable: the
 // same thing a REJECT rule does.
+//
+// Stopping gracefully (HAProxy's soft stop, the `stop` signal): every listener closes at
+// once, so that a new proxy can bind the same addresses, and close() then lets the TCP
+// relays already open run until they end or `drainTimeoutMs` passes. The new proxy's
+// first apply retries an address still held (EADDRINUSE) for `bindRetryMs`.
 import { systemClock, type Clock } from '../../client/clock.js';
 import { errorText, silentLogger, type Logger } from '../../client/log.js';
 import { ipFamilyOf } from '../../api/validation/ip.js';
@@ -96,6 +101,22 @@ export interface UserspaceProxyOptions {
   relayBuffers?: RelayBufferOptions;
   /** Read accepted connections through 'data' events, the fallback when `onread` cannot be used on them (tests). */
   streamClientReads?: boolean;
+  /**
+   * Graceful stop: once this aborts, every listener closes at once and nothing is bound
+   * any more; close() then waits for the open TCP relays (up to `drainTimeoutMs`) before
+   * ending the rest. Without it, or before it aborts, close() ends every relay at once.
+   */
+  stop?: AbortSignal;
+  /** How long close() lets open relays run after a graceful stop. Default 300 000 ms (5 min). */
+  drainTimeoutMs?: number;
+  /** close() starts draining after a graceful stop: how many TCP relays are still open. */
+  onDrain?(openRelays: number): void;
+  /**
+   * The first apply retries an address in use (EADDRINUSE: the proxy this one replaces
+   * has not let go of it yet) for this long, every 50 ms. Later applies leave it to the
+   * next sync. Default 2000 ms.
+   */
+  bindRetryMs?: number;
   clock?: Clock;
   log?: Logger;
   metrics?: ProxyMetrics;
@@ -121,6 +142,9 @@ interface Open {
   error?: string;
 }
 
+/** A graceful stop's default drain: open relays get 5 minutes to end. */
+export const defaultDrainTimeoutMs = 300_000;
+
 export interface UserspaceApplyResult {
   /** Listeners that could not be bound this time (they are retried on the next apply). */
   failed: ListenerStatus[];
@@ -137,6 +161,10 @@ export class UserspaceProxy {
   /** One pool for every TCP listener: one event loop, one shared read buffer. */
   readonly buffers: RelayBufferPool;
   private closed = false;
+  /** A graceful stop began: nothing listens any more, relays drain. */
+  private stopping = false;
+  private applies = 0;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly opts: UserspaceProxyOptions = {}) {
     this.log = opts.log ?? silentLogger;
@@ -150,6 +178,63 @@ export class UserspaceProxy {
         this.log.debug('userspace proxy: endpoint unreachable, trying another', { endpoint: ep.key, error: errorText(err) });
       },
     };
+    if (opts.stop?.aborted) this.stopAccepting();
+    else opts.stop?.addEventListener('abort', () => this.stopAccepting(), { once: true });
+  }
+
+  /** Whether a graceful stop has begun (listeners closed, relays draining). */
+  get stopped(): boolean { return this.stopping; }
+
+  /** Open TCP relays, on listeners in force and retired ones. */
+  get openRelays(): number {
+    let n = 0;
+    for (const o of this.open.values()) if (o.listener instanceof TcpServiceListener) n += o.listener.activeConnections;
+    for (const l of this.retired) n += l.activeConnections;
+    return n;
+  }
+
+  /**
+   * The graceful stop's first step (the `stop` signal calls it): every listener closes
+   * now, relays already open keep going, and apply() binds nothing any more.
+   */
+  stopAccepting(): void {
+    if (this.stopping || this.closed) return;
+    this.stopping = true;
+    for (const o of this.open.values()) if (o.listener) this.retire(o.listener);
+    this.open.clear();
+    this.opts.metrics?.userspaceListeners.set(0, { protocol: 'TCP' });
+    this.opts.metrics?.userspaceListeners.set(0, { protocol: 'UDP' });
+    this.log.info('userspace proxy stopped accepting; open connections drain', { openRelays: this.openRelays });
+  }
+
+  /** Closes a listener; a TCP one is kept (retired) until its relays end. */
+  private retire(l: TcpServiceListener | UdpServiceListener): void {
+    void l.close();
+    if (l instanceof TcpServiceListener) this.retired.add(l);
+  }
+
+  private newListener(d: DesiredListener): TcpServiceListener | UdpServiceListener {
+    return d.protocol === 'TCP'
+      ? new TcpServiceListener({ ip: d.ip, port: d.port, servicePort: d.servicePort, balancer: this.balancer(d.balancerKey),
+        connectTimeoutMs: this.opts.connectTimeoutMs ?? 2000, hooks: this.counting('TCP'), buffers: this.buffers,
+        ...(this.opts.streamClientReads ? { streamClientReads: true } : {}) })
+      : new UdpServiceListener({ ip: d.ip, port: d.port, family: d.family, servicePort: d.servicePort, balancer: this.balancer(d.balancerKey),
+        idleTimeoutMs: this.opts.udpIdleTimeoutMs ?? 30_000, hooks: this.counting('UDP') });
+  }
+
+  /** Binds `d`'s address; an address in use is retried until `retryUntil` (ms since the epoch). */
+  private async bind(d: DesiredListener, retryUntil: number): Promise<TcpServiceListener | UdpServiceListener> {
+    for (;;) {
+      const listener = this.newListener(d);
+      try {
+        await listener.listen();
+        return listener;
+      } catch (e) {
+        await listener.close();
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() >= retryUntil || this.closed || this.stopping) throw e;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 
   private balancer(key: string): RoundRobinBalancer {
@@ -163,7 +248,8 @@ export class UserspaceProxy {
 
   /** Reconciles the sockets with the snapshot. Bind failures are reported, not thrown. */
   async apply(snapshot: ProxySnapshot): Promise<UserspaceApplyResult> {
-    if (this.closed) return { failed: [] };
+    if (this.closed || this.stopping) return { failed: [] };
+    const retryUntil = this.applies++ === 0 ? Date.now() + (this.opts.bindRetryMs ?? 2000) : 0;
     const desired = desiredListeners(snapshot, this.opts.nodePortAddresses ?? ['127.0.0.1']);
     const want = new Map(desired.map((d) => [d.key, d]));
 
@@ -181,8 +267,10 @@ export class UserspaceProxy {
         this.open.delete(key);
       }
     }
+    for (const l of this.retired) if (l.activeConnections === 0) this.retired.delete(l);
     const failed: ListenerStatus[] = [];
     for (const d of desired) {
+      if (this.stopping || this.closed) return { failed };
       let o = this.open.get(d.key);
       if (o?.listener) {
         o.desired = d;
@@ -191,19 +279,18 @@ export class UserspaceProxy {
       }
       o = { desired: d };
       this.open.set(d.key, o);
-      const listener = d.protocol === 'TCP'
-        ? new TcpServiceListener({ ip: d.ip, port: d.port, servicePort: d.servicePort, balancer: this.balancer(d.balancerKey),
-          connectTimeoutMs: this.opts.connectTimeoutMs ?? 2000, hooks: this.counting('TCP'), buffers: this.buffers,
-          ...(this.opts.streamClientReads ? { streamClientReads: true } : {}) })
-        : new UdpServiceListener({ ip: d.ip, port: d.port, family: d.family, servicePort: d.servicePort, balancer: this.balancer(d.balancerKey),
-          idleTimeoutMs: this.opts.udpIdleTimeoutMs ?? 30_000, hooks: this.counting('UDP') });
       try {
-        await listener.listen();
+        const listener = await this.bind(d, retryUntil);
+        if (this.stopping || this.closed) {
+          // Stopped (or closed) while binding: this one goes with the others.
+          this.retire(listener);
+          if (this.closed && listener instanceof TcpServiceListener) listener.destroyConnections();
+          return { failed };
+        }
         o.listener = listener;
         this.log.debug('userspace proxy listening', { address: listener.address, protocol: d.protocol, servicePort: d.servicePort });
       } catch (e) {
         o.error = (e as NodeJS.ErrnoException).code ?? errorText(e);
-        await listener.close();
         failed.push(this.status(o));
       }
     }
@@ -253,10 +340,31 @@ export class UserspaceProxy {
     return lines.join('\n') + '\n';
   }
 
-  /** Closes every listener and ends every relay. */
-  async close(): Promise<void> {
-    if (this.closed) return;
+  /**
+   * Closes every listener and ends every relay; after a graceful stop (`stop` aborted,
+   * or stopAccepting()), first lets the open relays end, for up to `drainTimeoutMs`.
+   */
+  close(): Promise<void> {
+    return (this.closing ??= this.shutdown());
+  }
+
+  private async shutdown(): Promise<void> {
     this.closed = true;
+    if (this.stopping) {
+      const open = this.openRelays;
+      this.opts.onDrain?.(open);
+      if (open > 0) {
+        const limit = this.opts.drainTimeoutMs ?? defaultDrainTimeoutMs;
+        this.log.info('userspace proxy draining', { openRelays: open, timeoutMs: limit });
+        let timer: NodeJS.Timeout | undefined;
+        const timedOut = await Promise.race([
+          Promise.all([...this.retired].map((l) => l.whenIdle())).then(() => false),
+          new Promise<boolean>((r) => { timer = setTimeout(() => r(true), limit); }),
+        ]);
+        clearTimeout(timer);
+        if (timedOut) this.log.warn('userspace proxy drain timed out; ending the connections still open', { openRelays: this.openRelays, timeoutMs: limit });
+      }
+    }
     for (const o of this.open.values()) {
       await o.listener?.close();
       if (o.listener instanceof TcpServiceListener) o.listener.destroyConnections();

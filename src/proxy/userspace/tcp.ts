@@ -339,11 +339,25 @@ export class TcpServiceListener {
       r.upstream?.destroy();
     }
     this.relays.clear();
+    this.idle();
+  }
+
+  private idleWaiters: (() => void)[] = [];
+
+  /** Resolves once no relay is open (at once when none is): a graceful stop's drain. */
+  whenIdle(): Promise<void> {
+    if (this.relays.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  private idle(): void {
+    for (const w of this.idleWaiters.splice(0)) w();
   }
 
   /** @internal */
   relayClosed(r: TcpRelay): void {
     this.relays.delete(r);
+    if (this.relays.size === 0 && this.idleWaiters.length) this.idle();
   }
 
   /**
