@@ -3,7 +3,8 @@
 // round-robin, ClientIP affinity, retry on a dead endpoint, refusal without endpoints,
 // listeners following the snapshot, connections surviving a reconfigure, half-close
 // and bulk integrity for TCP; sessions, affinity, endpoint removal and refusal for UDP;
-// a restart (open connections end with the proxy, which relays them; the service comes back);
+// a hard restart (close(): open connections end with the proxy, which relays them; the service
+// comes back; a graceful SIGTERM stop that drains them is src/proxy/userspace/drain.test.ts);
 // the connect timeout, and the relay's own read buffers (shared, private, budget) with
 // concurrent bulk transfers through full kernel buffers (byte-exact, buffers returned).
 import { test, after } from 'node:test';
@@ -477,9 +478,11 @@ test('startProxy in userspace mode: from the API objects to a relayed connection
 // kube-proxy restarting, userspace edition. In the kernel modes the rules and conntrack
 // outlive the proxy process, so open connections survive its restart (test/proxy-cluster
 // .test.ts checks that on a 3-node cluster). Here the proxy IS the relay of every
-// connection: restarting it ends them, as kube-proxy's old userspace mode did. What must
-// hold is that the service comes back: a new proxy with the same options serves new
-// connections as soon as it has started.
+// connection: closing it ends them, as kube-proxy's old userspace mode did (a graceful stop,
+// SIGTERM to `svcnet proxy`, keeps relaying them while a new proxy takes over, as HAProxy
+// reloads: drain.test.ts and test/proxy-cluster.test.ts). What must hold here is that the
+// service comes back: a new proxy with the same options serves new connections as soon as
+// it has started.
 test('startProxy in userspace mode, restarted: open connections end with it, the new one serves at once', async () => {
   const echo = await tcpBackend('echo', (s) => { s.on('error', () => undefined); s.pipe(s); });
   const vip = nextVIP();
