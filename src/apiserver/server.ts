@@ -48,6 +48,8 @@ export class ApiServer {
   readonly subresourceHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse, info: RequestInfo) => Promise<void> | void>();
   /** Subresources that take protocol upgrades (websocket, SPDY) through: the service/pod/node proxy. */
   readonly upgradeHandlers = new Map<string, ProxyUpgradeHandler>();
+  /** Non-resource paths served by other components, by prefix (kube-apiserver's NonGoRestfulMux.HandlePrefix): `/ui` is the web page. Authenticated like every API path. */
+  readonly nonResourceHandlers = new Map<string, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void> | void>();
   private readonly token?: Buffer;
   private server?: Server;
   private readonly openWatches = new Set<() => void>();
@@ -165,6 +167,7 @@ export class ApiServer {
       return sendStatusError(res, e);
     }
     if (path.startsWith('/openapi/')) return openapiHandler(ctx.req, res, path, ctx.q);
+    for (const [prefix, h] of this.nonResourceHandlers) if (path === prefix || path.startsWith(prefix + '/')) return h(req, res, url);
     const p = parseApiPath(path);
     switch (p.kind) {
       case 'root': return this.serveRoot(ctx, p.legacy);

@@ -1,5 +1,7 @@
 // `svcnet apiserver`: the API server alone, in the foreground.
 import { startApiServer } from '../apiserver/index.js';
+import { uiHandler } from '../ui/server.js';
+import { explainService } from '../proxy/explain.js';
 import { setLogLevel, type Level } from '../log.js';
 import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec, untilInterrupted } from './args.js';
 
@@ -32,6 +34,7 @@ export async function apiserverCommand(argv: string[]): Promise<number> {
     serviceNodePortRange: String(f['service-node-port-range']),
     token: f['token'] as string | undefined,
   });
+  running.api.nonResourceHandlers.set('/ui', uiHandler({ objects: running.api, explain: explainService }));
   process.stdout.write(`svcnet apiserver serving on ${running.url} (storage ${storage})\n`);
   if (running.kubeconfigPath) process.stdout.write(`kubeconfig: ${running.kubeconfigPath}\n`);
   await untilInterrupted();

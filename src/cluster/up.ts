@@ -6,6 +6,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync }
 import { createServer as createHttpServer } from 'node:http';
 import { join, resolve } from 'node:path';
 import { startApiServer, type RunningApiServer } from '../apiserver/index.js';
+import { uiHandler } from '../ui/server.js';
+import { explainService } from '../proxy/explain.js';
 import { HttpClient } from '../client/http.js';
 import { loadKubeconfig } from '../client/kubeconfig.js';
 import { startControllerManager, type RunningControllerManager } from '../controllers/manager.js';
@@ -125,6 +127,10 @@ export async function up(o: UpOptions): Promise<Cluster> {
       serviceClusterIPRange: o.serviceClusterIPRange, serviceNodePortRange: o.serviceNodePortRange,
     }), (a) => a.url);
     closers.push(() => api.close());
+    api.api.nonResourceHandlers.set('/ui', uiHandler({
+      objects: api.api, explain: explainService,
+      defaults: { mode: dp.dataplane === 'iptables' ? 'iptables' : 'nftables', clusterCIDR },
+    }));
     const kubeconfigPath = api.kubeconfigPath!;
     const { client, socketPath } = await inProcessClient(api, dataDir, kubeconfigPath, closers);
     const reconcilers = defaultReconcilers({ disabled: o.disabledControllers });
@@ -215,7 +221,7 @@ export function renderSummary(s: ClusterSummary): string {
   ];
   const w = Math.max(...rows.map((r) => r[0].length)) + 2;
   const next = s.nodes.length
-    ? `  export KUBECONFIG=${s.kubeconfig}\n  kubectl create deployment web --image=nginx --replicas=3\n  kubectl expose deployment web --port=80 --type=LoadBalancer\n  kubectl get svc web                      # EXTERNAL-IP from the LB pool\n  svcnet exec client -- curl -s http://<EXTERNAL-IP>/\n  svcnet trace web --from client`
-    : `  export KUBECONFIG=${s.kubeconfig}\n  kubectl get svc,endpointslices -A`;
+    ? `  export KUBECONFIG=${s.kubeconfig}\n  kubectl create deployment web --image=nginx --replicas=3\n  kubectl expose deployment web --port=80 --type=LoadBalancer\n  kubectl get svc web                      # EXTERNAL-IP from the LB pool\n  svcnet exec client -- curl -s http://<EXTERNAL-IP>/\n  svcnet trace web --from client\n  kubectl proxy &                          # then the web page: http://127.0.0.1:8001/ui/`
+    : `  export KUBECONFIG=${s.kubeconfig}\n  kubectl get svc,endpointslices -A\n  kubectl proxy &                          # then the web page: http://127.0.0.1:8001/ui/`;
   return `\nsvcnet is up.\n\n${rows.map(([k, v]) => `  ${k.padEnd(w)}${v}`).join('\n')}\n\nNext:\n${next}\n\nCtrl-C stops everything.\n`;
 }
