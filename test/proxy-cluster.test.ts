@@ -186,8 +186,8 @@ async function scenario(b: Backend): Promise<void> {
     const web = await svc('web', { type: 'LoadBalancer', selector: { app: 'web' }, ports: http80 });
     const sticky = await svc('sticky', { type: 'NodePort', selector: { app: 'web' }, ports: http80, sessionAffinity: 'ClientIP' });
     const local = await kc.create<{ spec: { ports: { nodePort?: number }[]; healthCheckNodePort: number } }>(servicesR, 'default', {
-      // Its own address, asked for: see the LB IP wait below.
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'local', namespace: 'default', annotations: { 'svcnet.io/loadBalancerIPs': '172.30.0.250' } },
+      // Its own address, asked for: see the LB IP wait below (one that the Cluster-policy hash would put on node-3).
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'local', namespace: 'default', annotations: { 'svcnet.io/loadBalancerIPs': '172.30.0.249' } },
       spec: { type: 'LoadBalancer', selector: { app: 'web', idx: '1' }, ports: http80, externalTrafficPolicy: 'Local' },
     });
     const empty = await svc('empty', { type: 'NodePort', selector: { app: 'nothing' }, ports: http80 });
@@ -226,10 +226,9 @@ async function scenario(b: Backend): Promise<void> {
       return items.filter((p) => p.status?.podIP && p.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')).length;
     }, (n) => n === 4, 60_000);
     // web's LB IP, once the two LoadBalancer Services hold different addresses in the API
-    // and every proxy programs them so. (`local` asks for its address: when two services
-    // are created within the same second, the LB controller can hand both the same
-    // address, and keep it so, since the runner skips the echoes of the controller's own
-    // status writes that would make it look at every service again.)
+    // and every proxy programs them so. (`local` asks for its address, so that the test
+    // knows it in advance; the LB controller never hands two services one address:
+    // src/controllers/loadbalancer/loadbalancer.race.test.ts.)
     await synced('web', (sp) => sp.endpoints.length === 3 && sp.loadBalancerIPs.length === 1);
     const lbIP = await waitFor('distinct LB IPs programmed on every node', async () => {
       const ipOf = async (name: string) =>
@@ -357,6 +356,8 @@ async function scenario(b: Backend): Promise<void> {
         assert.ok(node1Addrs.includes(src), `web-1 sees an address of node-1 (${node1Addrs.join(' ')}): ${seen.join(',')}`);
       }
       assert.deepEqual([...new Set(await client!.http(nodeIP('node-1'), np(local), '/hostname', 6))], ['web-1'], 'only the local endpoint serves');
+      // Its LB IP is announced by node-1, the only node with a local endpoint (MetalLB's rule).
+      assert.deepEqual([...new Set(await client!.http('172.30.0.249', 80, '/hostname', 6))], ['web-1'], 'the Local LB IP lands on the node with the endpoint');
       await Promise.all(['node-2', 'node-3'].map(async (n) => {
         const r = await client!.tcp(nodeIP(n), np(local), 1500);
         assert.equal(r.result, 'ECONNREFUSED', `${n} has no local endpoint: no listener, refused (a relay cannot drop a SYN) (${JSON.stringify(r)})`);
@@ -369,6 +370,10 @@ async function scenario(b: Backend): Promise<void> {
     else await t('externalTrafficPolicy Local keeps the client IP; nodes without a local endpoint drop', async () => {
       const seen = await client!.http(nodeIP('node-1'), np(local), '/clientip', 5);
       for (const s of seen) assert.equal(s.split(':')[0], clientIP, `web-1 sees the client's own address: ${seen.join(',')}`);
+      // Its LB IP is announced by node-1, the only node with a local endpoint (MetalLB's rule),
+      // so the client reaches web-1 through it, with its own address kept.
+      const viaLB = await client!.http('172.30.0.249', 80, '/clientip', 5);
+      for (const s of viaLB) assert.equal(s.split(':')[0], clientIP, `through the Local LB IP web-1 sees the client: ${viaLB.join(',')}`);
       await Promise.all(['node-2', 'node-3'].map(async (n) => {
         const r = await client!.tcp(nodeIP(n), np(local), 1500);
         assert.equal(r.result, 'TIMEOUT', `${n} has no local endpoint: dropped, not forwarded nor refused (${JSON.stringify(r)})`);

@@ -9,11 +9,11 @@
 // it all; after a crash of `up`, `svcnet down` ends the cluster.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, sandboxedScenario, svcnetMain } from './lib/harness.js';
+import { sandboxedScenario, svcnetMain, UpSession } from './lib/harness.js';
 
 const NOBODY = 65534;
 const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
@@ -38,60 +38,30 @@ function scenario(): void {
   chownSync(dir, NOBODY, NOBODY);
   const data = join(dir, 'data');
   const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(data, 'kubeconfig'), LANG: 'C.UTF-8' };
-  const nobody = (cmd: string, args: string[], timeoutMs = 20_000) => run(asNobody[0]!, [...asNobody.slice(1), cmd, ...args], { env, timeoutMs });
-  const svcnet = (args: string[], timeoutMs?: number) => nobody(process.execPath, [svcnetMain, ...args], timeoutMs);
-  const k = async (args: string[]) => {
-    const r = await nobody('/usr/bin/kubectl', args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout;
-  };
-  let log = '';
-  const until = async <T>(f: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 30_000): Promise<T> => {
-    const t0 = Date.now();
-    for (;;) {
-      const v = await f();
-      if (ok(v)) return v;
-      if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}; last: ${String(v).slice(0, 500)}\n--- svcnet up log:\n${log}`);
-      await new Promise((r) => setTimeout(r, 200));
-    }
-  };
-  const startUp = () => {
-    log = '';
-    const up = spawn(asNobody[0]!, [...asNobody.slice(1), process.execPath, svcnetMain, 'up', '--data-dir', data, '--listen', '127.0.0.1:0', '--nodes', '2'],
-      { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    up.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
-    up.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-    return up;
-  };
-  const exited = (p: ChildProcess) => new Promise<number | null>((r) => { if (p.exitCode !== null) r(p.exitCode); else p.once('exit', (c) => r(c)); });
+  // Every command, kubectl included, as nobody.
+  const c = new UpSession(data, env, asNobody);
+  const { k, inNs, until, svcnet } = c;
+  const startUp = () => c.start(['--nodes', '2']);
+  const exited = (p: ChildProcess) => new Promise<number | null>((r) => { if (p.exitCode !== null) r(p.exitCode); else p.once('exit', (code) => r(code)); });
 
   test('rootless: kubectl, LB IP, NodePort, DNS, rules; Ctrl-C stops it', { timeout: 120_000 }, async () => {
     const up = startUp();
     try {
-      await until(async () => log, (l) => l.includes('svcnet is up.') || up.exitCode !== null, 'svcnet up');
-      assert.match(log, /data plane\s+nftables \(rootless/, log);
-      await until(() => k(['get', 'nodes']), (o) => (o.match(/\sReady\s/g) ?? []).length === 2, 'two Ready nodes');
-      await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=2']);
-      await k(['expose', 'deployment', 'web', '--port=80', '--type=LoadBalancer']);
-      await until(() => k(['get', 'pods', '-l', 'app=web', '--no-headers']), (o) => (o.match(/1\/1\s+Running/g) ?? []).length === 2, '2 ready pods');
-      const svc = JSON.parse(await until(() => k(['get', 'svc', 'web', '-o', 'json']), (o) => !!JSON.parse(o).status?.loadBalancer?.ingress?.[0]?.ip, 'LB IP'));
-      const lb = svc.status.loadBalancer.ingress[0].ip as string;
-      const np = svc.spec.ports[0].nodePort as number;
-      const pods = JSON.parse(await k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: { metadata: { name: string } }) => p.metadata.name) as string[];
-      const fromPod = (o: string) => pods.includes(o);
-      const inNs = async (target: string, cmd: string[]) => (await svcnet(['exec', '--data-dir', data, target, '--', ...cmd])).stdout.trim();
+      await c.waitUp(up, 2);
+      assert.match(c.log, /data plane\s+nftables \(rootless/, c.log);
+      const { lb, nodePort: np, clusterIP, pods, fromPod } = await c.exposeWeb(2);
       await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`]), fromPod, 'curl to the LB IP from the client namespace');
       await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://172.30.0.11:${np}/`]), fromPod, 'curl to node-2\'s NodePort');
       await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod');
       const rules = await svcnet(['rules', 'node-1', '--data-dir', data]);
       assert.equal(rules.code, 0, rules.stderr);
-      assert.ok(rules.stdout.includes(svc.spec.clusterIP), 'the ClusterIP is programmed in node-1');
+      assert.ok(rules.stdout.includes(clusterIP), 'the ClusterIP is programmed in node-1');
       assert.ok(existsSync(join(data, 'userns.json')));
     } finally {
       up.kill('SIGINT');
     }
-    assert.equal(await exited(up), 0, log);
-    assert.match(log, /Stopping/);
+    assert.equal(await exited(up), 0, c.log);
+    assert.match(c.log, /Stopping/);
     assert.ok(!existsSync(join(data, 'userns.json')), 'userns.json removed');
     assert.ok(!existsSync(join(data, 'cluster.json')), 'cluster.json removed');
   });
@@ -99,8 +69,7 @@ function scenario(): void {
   test('rootless: after `up` crashes, `svcnet down` ends the cluster; a restart on the same data dir works', { timeout: 90_000 }, async () => {
     const up = startUp();
     try {
-      await until(async () => log, (l) => l.includes('svcnet is up.') || up.exitCode !== null, 'svcnet up again on the same data dir');
-      assert.match(log, /svcnet is up\./, log);
+      await c.waitUp(up, 2);
       await until(() => k(['get', 'deployment', 'web', '--no-headers']), (o) => /2\/2/.test(o), 'the deployment from the first run is served again');
       up.kill('SIGKILL');
       await exited(up);

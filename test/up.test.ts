@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { run, sandboxedScenario, svcnetMain } from './lib/harness.js';
+import { run, sandboxedScenario, UpSession } from './lib/harness.js';
 
 
 sandboxedScenario({
@@ -24,26 +24,9 @@ function scenario(dataplane: string): void {
   test(`svcnet up (${dataplane}): LB IP, NodePorts, ClusterIP, DNS, kubectl proxy`, async () => {
     const dir = mkdtempSync(join(tmpdir(), `svcnet-up-${dataplane}-`));
     const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(dir, 'kubeconfig'), LANG: 'C.UTF-8' };
+    const c = new UpSession(dir, env);
+    const { k, inNs, until } = c;
     let up: ChildProcess | undefined;
-    let log = '';
-    const k = async (args: string[]) => {
-      const r = await run('/usr/bin/kubectl', args, { env });
-      if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-      return r.stdout;
-    };
-    const inNs = async (target: string, cmd: string[]) => {
-      const r = await run(process.execPath, [svcnetMain, 'exec', '--data-dir', dir, target, '--', ...cmd], { env, timeoutMs: 20_000 });
-      return r.stdout.trim();
-    };
-    const until = async <T>(f: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 30_000): Promise<T> => {
-      const t0 = Date.now();
-      for (;;) {
-        const v = await f();
-        if (ok(v)) return v;
-        if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}; last: ${String(v).slice(0, 500)}\n--- svcnet up log:\n${log}`);
-        await new Promise((r) => setTimeout(r, 200));
-      }
-    };
     /**
      * The LB IP's announcing node goes NotReady (its Ready condition set to Unknown, as the
      * node lifecycle controller does when a kubelet stops posting status): the IP moves to
@@ -80,23 +63,13 @@ function scenario(dataplane: string): void {
     };
     try {
       const t0 = Date.now();
-      up = spawn(process.execPath, [svcnetMain, 'up', '--data-dir', dir, '--listen', '127.0.0.1:0', '--dataplane', dataplane, '--nodes', '2'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-      up.stdout!.on('data', (d: Buffer) => { log += d.toString(); });
-      up.stderr!.on('data', (d: Buffer) => { log += d.toString(); });
-      await until(async () => log, (l) => l.includes('svcnet is up.'), 'svcnet up');
-      assert.match(log, new RegExp(`data plane\\s+${dataplane}`));
+      up = c.start(['--dataplane', dataplane, '--nodes', '2']);
+      await c.waitUp(up, 2);
+      assert.match(c.log, new RegExp(`data plane\\s+${dataplane}`));
       const prefix = JSON.parse(readFileSync(join(dir, 'cluster.json'), 'utf8')).prefix as string;
-      await until(() => k(['get', 'nodes']), (o) => (o.match(/\sReady\s/g) ?? []).length === 2, 'two Ready nodes');
 
-      await k(['create', 'deployment', 'web', '--image=nginx', '--replicas=3']);
-      await k(['expose', 'deployment', 'web', '--port=80', '--type=LoadBalancer']);
-      await until(() => k(['get', 'pods', '-l', 'app=web', '--no-headers']), (o) => (o.match(/1\/1\s+Running/g) ?? []).length === 3, '3 ready pods');
-      const svc = JSON.parse(await until(() => k(['get', 'svc', 'web', '-o', 'json']), (o) => !!JSON.parse(o).status?.loadBalancer?.ingress?.[0]?.ip, 'LB IP'));
-      const lb = svc.status.loadBalancer.ingress[0].ip as string;
-      const np = svc.spec.ports[0].nodePort as number;
-      const pods = JSON.parse(await k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items.map((p: { metadata: { name: string } }) => p.metadata.name) as string[];
+      const { lb, nodePort: np, clusterIP, pods, fromPod } = await c.exposeWeb(3);
       const seen = new Set<string>();
-      const fromPod = (o: string) => pods.includes(o);
       // First successful curl through the cluster: the startup figure.
       const first = await until(() => inNs('client', ['curl', '-s', '-m', '2', `http://${lb}/`]), fromPod, 'curl to the LB IP');
       const startupMs = Date.now() - t0;
@@ -107,13 +80,13 @@ function scenario(dataplane: string): void {
         seen.add(o);
       }
       assert.ok(seen.size >= 2, `traffic spread over the pods: ${[...seen].join(',')}`);
-      assert.ok(fromPod(await inNs('node/node-2', ['curl', '-s', '-m', '2', `http://${svc.spec.clusterIP}/`])));
+      assert.ok(fromPod(await inNs('node/node-2', ['curl', '-s', '-m', '2', `http://${clusterIP}/`])));
       assert.ok(fromPod(await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod')));
       assert.ok(fromPod(await inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web/'])));
       // svcnet trace --measure: the expected split from the rules, beside the observed one.
       // (Kernel rules only: the userspace relay has no rules to trace.)
       if (dataplane !== 'userspace') {
-        const tr = await run(process.execPath, [svcnetMain, 'trace', 'web', '--from', 'client', '--data-dir', dir, '--mode', dataplane, '--measure', '30'], { env, timeoutMs: 60_000 });
+        const tr = await c.svcnet(['trace', 'web', '--from', 'client', '--data-dir', dir, '--mode', dataplane, '--measure', '30'], 60_000);
         assert.equal(tr.code, 0, tr.stderr);
         const measured = [...tr.stdout.matchAll(/^ {2}(web-\S+)\s+33\.3% →\s+[\d.]+%\s+\((\d+)\)$/gm)];
         assert.ok(measured.length >= 3, tr.stdout);
@@ -132,7 +105,7 @@ spec:
       periodSeconds: 1
       failureThreshold: 1
 `;
-      await run('/usr/bin/kubectl', ['apply', '-f', '-'], { env, input: probePod });
+      await k(['apply', '-f', '-'], probePod);
       const readyInSlice = async () => {
         const slices = JSON.parse(await k(['get', 'endpointslices', '-l', 'kubernetes.io/service-name=web', '-o', 'json'])).items;
         const ep = slices.flatMap((x: { endpoints?: { targetRef?: { name: string }; conditions: { ready: boolean } }[] }) => x.endpoints ?? []).find((e: { targetRef?: { name: string } }) => e.targetRef?.name === 'probed');
@@ -146,9 +119,9 @@ spec:
       await k(['delete', 'pod', 'probed', '--wait=false']);
       // kubectl logs goes API server → node agent's container log.
       await k(['logs', pods[0]!, '--tail=5']);
-      const rules = (await run(process.execPath, [svcnetMain, 'rules', 'node-1', '--data-dir', dir], { env })).stdout;
+      const rules = (await c.svcnet(['rules', 'node-1', '--data-dir', dir])).stdout;
       assert.match(rules, { nftables: /service-ips/, iptables: /KUBE-SERVICES/, userspace: /userspace mode: no kernel rules/ }[dataplane]!);
-      assert.ok(rules.includes(svc.spec.clusterIP), 'the ClusterIP is programmed (userspace: listened on)');
+      assert.ok(rules.includes(clusterIP), 'the ClusterIP is programmed (userspace: listened on)');
       const proxy = spawn('/usr/bin/kubectl', ['proxy', '--port=0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
       try {
         let out = '';
@@ -163,13 +136,13 @@ spec:
       process.stdout.write(`# startup to first curl through the LB IP: ${startupMs} ms\n`);
       const exited = new Promise<number | null>((r) => up!.once('exit', (c) => r(c)));
       up.kill('SIGINT');
-      assert.equal(await exited, 0, log);
+      assert.equal(await exited, 0, c.log);
       up = undefined;
       const left = (await run('ip', ['netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(prefix));
       assert.deepEqual(left, [], 'no namespace of the cluster is left');
       assert.ok(!existsSync(join(dir, 'cluster.json')));
     } finally {
-      if (up) { up.kill('SIGKILL'); await run(process.execPath, [svcnetMain, 'down', '--data-dir', dir]); }
+      if (up) { up.kill('SIGKILL'); await c.svcnet(['down', '--data-dir', dir]); }
       rmSync(dir, { recursive: true, force: true });
     }
   });

@@ -2,6 +2,7 @@
 // namespaces, a node agent and a proxy per node, cluster DNS and the API
 // server's relay inside the first node, and LoadBalancer announcement.
 import type { Node, Service } from 'kubernetes-types/core/v1.js';
+import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { findResource } from '../api/resources.js';
@@ -336,6 +337,8 @@ function startDnsPump(f: InformerFactory, dns: Helper): { close(): void } {
 function startAnnouncer(f: InformerFactory, t: Topology, netns: IpNetns, inLan: (ip: string) => boolean): { close(): Promise<void> } {
   const svcs = f.informer<Service & KObject>(R('', 'services'));
   const nodes = f.informer<Node & KObject>(R('', 'nodes'));
+  // Local-policy IPs go only to a node with a ready local endpoint (MetalLB's rule).
+  const slices = f.informer<EndpointSlice & KObject>(R('discovery.k8s.io', 'endpointslices'));
   const have = new Map<string, Set<string>>();
   const lan = parseCidr4(t.lan.cidr);
   const unused = nthAddress(lan, cidrSize(lan) - 2);
@@ -344,7 +347,7 @@ function startAnnouncer(f: InformerFactory, t: Topology, netns: IpNetns, inLan: 
   let closed = false;
   const sync = async () => {
     dirty = false;
-    const want = announcements(svcs.store.list(), nodes.store.list(), inLan);
+    const want = announcements(svcs.store.list(), nodes.store.list(), inLan, slices.store.list());
     const plan = announcementDiff(want, have).filter((step) => t.nodes.some((n) => n.name === step.node));
     const netnsOf = (node: string) => t.nodes.find((n) => n.name === node)!.netns;
     const moved = new Set(plan.flatMap((step) => step.del));
@@ -377,7 +380,7 @@ function startAnnouncer(f: InformerFactory, t: Topology, netns: IpNetns, inLan: 
     dirty = true;
     running = running.then(sync).catch((e) => logger.warn('LoadBalancer announcement failed', { err: String(e) }));
   };
-  const regs = [svcs, nodes].map((inf) => inf.addEventHandler({ onAdd: kick, onUpdate: kick, onDelete: kick }));
+  const regs = [svcs, nodes, slices].map((inf) => inf.addEventHandler({ onAdd: kick, onUpdate: kick, onDelete: kick }));
   f.start();
   return { async close() { closed = true; for (const r of regs) r.dispose(); await running; } };
 }

@@ -5,7 +5,7 @@
 //   <prefix>-client   eth0 172.30.0.2/24 on the LAN: the outside world
 //   <prefix>-node-X   eth0 172.30.0.(10+i)/24 on the LAN (its InternalIP),
 //                     podCIDR 10.244.i.0/24 with the pod gateway 10.244.i.1/32 on lo,
-//                     ip_forward=1, a route to every other node's podCIDR via
+//                     ip_forward=1, send_redirects=0, a route to every other node's podCIDR via
 //                     that node's LAN address (host-gw), default via 172.30.0.1
 //
 // Pods (made by the node agent) hang off their node by a veth each. Nothing
@@ -128,6 +128,23 @@ export function topologyOps(t: Topology): { step: number; netns: string; ops: Ne
   return steps;
 }
 
+/**
+ * No ICMP redirects from a node. A node that forwards a client's packet back
+ * out of the LAN leg it came in on (its NodePort or LB IP → a pod on another
+ * node) sends the client a redirect, "that node is closer". Useless here (the
+ * DNAT had to happen on this node), and harmful: Linux charges redirects to the
+ * per-host token bucket of the ICMP rate limit (net.ipv4.icmp_ratelimit, 1 s),
+ * so the port-unreachable of a REJECT that follows is suppressed and the client
+ * sees the refusal only on its SYN retransmitted a second later. The effective
+ * value is conf/all OR conf/<link>: both go to 0, and conf/default for the
+ * links made later (pod veths).
+ */
+export const NODE_SYSCTLS: readonly (readonly [string, string])[] = [
+  ['net.ipv4.conf.all.send_redirects', '0'],
+  ['net.ipv4.conf.default.send_redirects', '0'],
+  [`net.ipv4.conf.${LAN_LINK}.send_redirects`, '0'],
+];
+
 /** Removes any leftover of `prefix`, then builds the topology. On failure, removes what it made. */
 export async function createTopology(o: TopologyOptions): Promise<Topology> {
   const t = planTopology(o);
@@ -139,7 +156,10 @@ export async function createTopology(o: TopologyOptions): Promise<Topology> {
     for (const step of [1, 2, 3, 4]) {
       await Promise.all(steps.filter((s) => s.step === step).map((s) => netns.apply(s.netns, s.ops)));
     }
-    await Promise.all(t.nodes.map((n) => netns.sysctl(n.netns, 'net.ipv4.ip_forward', '1')));
+    await Promise.all(t.nodes.map(async (n) => {
+      await netns.sysctl(n.netns, 'net.ipv4.ip_forward', '1');
+      for (const [k, v] of NODE_SYSCTLS) await netns.sysctl(n.netns, k, v);
+    }));
     return t;
   } catch (e) {
     await destroyTopology(o.prefix, { netns }).catch(() => undefined);

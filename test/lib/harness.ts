@@ -140,3 +140,99 @@ export function sandboxedScenario(o: {
     for (const line of r.output.split('\n').filter((l) => /^\s*[✔✖]/.test(l))) t.diagnostic(line);
   });
 }
+
+/** The Service `web` that `UpSession.exposeWeb` made, as the API server reports it. */
+export interface ExposedWeb {
+  /** Its LoadBalancer IP (status.loadBalancer.ingress[0].ip). */
+  lb: string;
+  nodePort: number;
+  clusterIP: string;
+  /** The names of its pods, all Ready. */
+  pods: string[];
+  /** Whether a reply is a pod's name (the built-in servers answer with it). */
+  fromPod(reply: string): boolean;
+}
+
+/**
+ * Drives one `svcnet up` from a scenario test (up.test.ts, rootless.test.ts):
+ * starts it, runs kubectl and `svcnet exec|rules|…` against its data dir, polls
+ * with the up's output in every timeout message, and does the steps both tests
+ * share. `as` runs every command through a prefix (rootless: `setpriv` to nobody).
+ */
+export class UpSession {
+  /** Everything the running `svcnet up` printed (stdout and stderr), since `start`. */
+  log = '';
+
+  constructor(readonly dataDir: string, readonly env: NodeJS.ProcessEnv, private readonly as: readonly string[] = []) {}
+
+  private cmd(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    const [bin, ...pre] = this.as.length ? [...this.as, cmd] : [cmd];
+    return run(bin!, [...pre, ...args], { env: this.env, timeoutMs: opts.timeoutMs ?? 20_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
+  }
+
+  /** `svcnet up --data-dir DIR --listen 127.0.0.1:0 …args`. */
+  start(args: string[]): ChildProcess {
+    this.log = '';
+    const full = [...this.as, process.execPath, svcnetMain, 'up', '--data-dir', this.dataDir, '--listen', '127.0.0.1:0', ...args];
+    const up = spawn(full[0]!, full.slice(1), { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    up.stdout!.on('data', (d: Buffer) => { this.log += d.toString(); });
+    up.stderr!.on('data', (d: Buffer) => { this.log += d.toString(); });
+    return up;
+  }
+
+  /** Until `up` says it is up (failing at once if it exits first), then until `nodes` nodes are Ready. */
+  async waitUp(up: ChildProcess, nodes: number): Promise<void> {
+    await this.until(async () => this.log, (l) => l.includes('svcnet is up.') || up.exitCode !== null, 'svcnet up');
+    assert.match(this.log, /svcnet is up\./, this.log);
+    await this.until(() => this.k(['get', 'nodes']), (o) => (o.match(/\sReady\s/g) ?? []).length === nodes, `${nodes} Ready nodes`);
+  }
+
+  // Arrow properties: a test may take them apart (`const { k, inNs, until } = session`).
+  /** kubectl that must succeed; returns stdout. */
+  readonly k = async (args: string[], input?: string): Promise<string> => {
+    const r = await this.cmd('/usr/bin/kubectl', args, input !== undefined ? { input } : {});
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+    return r.stdout;
+  };
+
+  /** The compiled `svcnet` CLI. */
+  readonly svcnet = (args: string[], timeoutMs?: number): Promise<RunResult> =>
+    this.cmd(process.execPath, [svcnetMain, ...args], timeoutMs !== undefined ? { timeoutMs } : {});
+
+  /** `svcnet exec TARGET -- CMD…` (client, node/NAME, pod/NAME): its stdout, trimmed. */
+  readonly inNs = async (target: string, cmd: string[]): Promise<string> =>
+    (await this.svcnet(['exec', '--data-dir', this.dataDir, target, '--', ...cmd])).stdout.trim();
+
+  /** Polls `f` every 200 ms until `ok`; on timeout, fails with the last value and the up's log. */
+  readonly until = async <T>(f: () => Promise<T>, ok: (v: T) => boolean, what: string, ms = 30_000): Promise<T> => {
+    const t0 = Date.now();
+    for (;;) {
+      const v = await f();
+      if (ok(v)) return v;
+      if (Date.now() - t0 > ms) throw new Error(`timed out: ${what}; last: ${String(v).slice(0, 500)}\n--- svcnet up log:\n${this.log}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+  };
+
+  /**
+   * The README's first steps: `kubectl create deployment web --image=nginx`,
+   * `kubectl expose deployment web --port=80 --type=LoadBalancer`; waits until
+   * its `replicas` pods are Running and Ready and the provider gave it an LB IP.
+   */
+  async exposeWeb(replicas: number): Promise<ExposedWeb> {
+    await this.k(['create', 'deployment', 'web', '--image=nginx', `--replicas=${replicas}`]);
+    await this.k(['expose', 'deployment', 'web', '--port=80', '--type=LoadBalancer']);
+    await this.until(() => this.k(['get', 'pods', '-l', 'app=web', '--no-headers']),
+      (o) => (o.match(/1\/1\s+Running/g) ?? []).length === replicas, `${replicas} ready pods`);
+    const svc = JSON.parse(await this.until(() => this.k(['get', 'svc', 'web', '-o', 'json']),
+      (o) => !!JSON.parse(o).status?.loadBalancer?.ingress?.[0]?.ip, 'LB IP'));
+    const pods = (JSON.parse(await this.k(['get', 'pods', '-l', 'app=web', '-o', 'json'])).items as { metadata: { name: string } }[]).map((p) => p.metadata.name);
+    return {
+      lb: svc.status.loadBalancer.ingress[0].ip as string,
+      nodePort: svc.spec.ports[0].nodePort as number,
+      clusterIP: svc.spec.clusterIP as string,
+      pods,
+      fromPod: (reply) => pods.includes(reply),
+    };
+  }
+}

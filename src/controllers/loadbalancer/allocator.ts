@@ -9,6 +9,11 @@
 // what is missing: the requested IPs, or the first free address of the
 // pool(s) they may use, preferring an address already shared under the same
 // sharing key.
+//
+// `held` lists, per address, every service that may still hold it in the
+// world: what the cache shows, and what writes in flight may leave (see
+// loadbalancer.ts). An address some service is giving up stays out of reach
+// of the others until the release is seen, so the two never hold it at once.
 import type { IPFamily } from '../../api/validation/ip.js';
 import { parseIPSloppy } from '../../api/validation/ip.js';
 import { firstFree, poolAllows, poolContains, poolFamilies, type Pool } from './pools.js';
@@ -126,9 +131,15 @@ function poolOf(ip: string, pools: readonly Pool[]): Pool | undefined {
   return parsed ? pools.find((p) => poolContains(p, parsed)) : undefined;
 }
 
-export function allocate(services: readonly LBService[], pools: readonly Pool[]): Map<string, Decision> {
+/** Per address, the keys of the services that may hold it (cache or writes in flight). */
+export type HeldAddresses = ReadonlyMap<string, readonly string[]>;
+
+export function allocate(services: readonly LBService[], pools: readonly Pool[], held: HeldAddresses = new Map()): Map<string, Decision> {
   const sorted = [...services].sort(order);
   const claims = new Claims();
+  /** Services other than `svc` that may hold `ip` without keeping it in this allocation (they are releasing it, or are not ours). */
+  const blockers = (svc: LBService, ip: string): string[] =>
+    (held.get(ip) ?? []).filter((k) => k !== svc.key && !claims.holders(ip).some((h) => h.key === k));
   const out = new Map<string, Decision>();
   const kept = new Map<LBService, string[]>();
 
@@ -189,6 +200,8 @@ export function allocate(services: readonly LBService[], pools: readonly Pool[])
         }
         const c = claims.conflict(svc, ip);
         if (c) { error = `requested IP ${ip} is already in use by ${c.with.key} (${c.why})`; break; }
+        const b = blockers(svc, ip);
+        if (b.length) { error = `requested IP ${ip} is still held by ${b.join(', ')}`; break; }
         fresh.push(ip);
       }
       const fams = new Set((svc.requested ?? []).map(familyOf));
@@ -211,11 +224,12 @@ export function allocate(services: readonly LBService[], pools: readonly Pool[])
           const withFamily = candidates.filter((p) => poolFamilies(p).has(fam));
           let ip: string | undefined;
           if (svc.sharingKey) {
-            ip = claims.sharedUnder(svc.sharingKey).find((x) => familyOf(x) === fam && withFamily.some((p) => poolContains(p, parseIPSloppy(x)!)) && !claims.conflict(svc, x));
+            ip = claims.sharedUnder(svc.sharingKey).find((x) => familyOf(x) === fam && withFamily.some((p) => poolContains(p, parseIPSloppy(x)!))
+              && !claims.conflict(svc, x) && blockers(svc, x).length === 0);
           }
           for (const p of withFamily) {
             if (ip) break;
-            ip = firstFree(p, fam, (x) => claims.taken(x) || fresh.includes(x));
+            ip = firstFree(p, fam, (x) => claims.taken(x) || fresh.includes(x) || blockers(svc, x).length > 0);
           }
           if (ip) { fresh.push(ip); return; }
           if (optional) return;

@@ -3,11 +3,13 @@ import assert from 'node:assert/strict';
 import type { KObject } from '../../client/types.js';
 import { FakeCache, res } from '../testing/fakecache.js';
 import { configMap, service, type ServiceOpts } from '../testing/builders.js';
+import type { Plan } from '../types.js';
 import { loadBalancerController } from './loadbalancer.js';
 import { parsePoolConfig } from './pools.js';
 
 const NOW = new Date('2024-01-01T01:00:00Z');
-const lb = loadBalancerController();
+// The controller keeps its decisions in flight between reconciles: cases that stand alone get a fresh one.
+const fresh = () => loadBalancerController();
 
 const POOLS = `
 - name: default
@@ -25,12 +27,13 @@ const cm = (text = POOLS): KObject => configMap('svcnet-lb-pools', 'kube-system'
 const svc = (name: string, o: ServiceOpts = {}): KObject => service(name, o);
 
 interface Outcome {
-  /** The ingress IPs written, or null when the status is not written. */
+  /** The ingress IPs written for the key's service, or null when its status is not written. */
   ips: string[] | null;
+  /** The events about the key's service. */
   events: string[];
 }
 
-function outcome(objs: KObject[], key: string): Outcome {
+function outcome(objs: KObject[], key: string, lb = fresh()): Outcome {
   const plan = lb.reconcile(key, new FakeCache(objs), NOW);
   const patch = plan.actions.find((a) => a.verb === 'patch' && a.subresource === 'status' && `${a.namespace}/${a.name}` === key);
   let ips: string[] | null = null;
@@ -38,7 +41,8 @@ function outcome(objs: KObject[], key: string): Outcome {
     const ingress = (patch.patch as { status: { loadBalancer: { ingress: { ip: string; ipMode: string }[] | null } } }).status.loadBalancer.ingress;
     ips = (ingress ?? []).map((i) => { assert.equal(i.ipMode, 'VIP'); return i.ip; });
   }
-  return { ips, events: (plan.events ?? []).map((e) => `${e.type} ${e.reason}: ${e.message}`) };
+  const mine = (plan.events ?? []).filter((e) => `${e.involvedObject.namespace}/${e.involvedObject.name}` === key);
+  return { ips, events: mine.map((e) => `${e.type} ${e.reason}: ${e.message}`) };
 }
 
 const cases: { name: string; objs: KObject[]; key?: string; want: Outcome }[] = [
@@ -123,41 +127,231 @@ for (const c of cases) {
 
 test('loadbalancer: the * key re-examines every service and reports a bad config on the ConfigMap', () => {
   const c = new FakeCache([cm(), svc('a', { ingress: ['192.168.0.200'] }), svc('b'), svc('c', { type: 'ClusterIP' })]);
-  const plan = lb.reconcile('*', c, NOW);
+  const plan = fresh().reconcile('*', c, NOW);
   assert.deepEqual(plan.actions.map((a) => a.verb === 'patch' && `${a.name}/${a.subresource}`), ['b/status']);
-  const bad = lb.reconcile('*', new FakeCache([cm('- name: x\n  addresses: ["10.0.0.0/24"]\n- name: y\n  addresses: ["10.0.0.5"]'), svc('b')]), NOW);
+  const bad = fresh().reconcile('*', new FakeCache([cm('- name: x\n  addresses: ["10.0.0.0/24"]\n- name: y\n  addresses: ["10.0.0.5"]'), svc('b')]), NOW);
   assert.deepEqual(bad.actions, []);
   assert.equal(bad.events?.length, 1);
   assert.equal(bad.events?.[0]?.involvedObject.kind, 'ConfigMap');
   assert.match(bad.events?.[0]?.message ?? '', /overlap/);
 });
 
+test('loadbalancer: any key settles every service; its own service is written first', () => {
+  const c = new FakeCache([cm(), svc('a'), svc('b'), svc('web')]);
+  const plan = fresh().reconcile('default/web', c, NOW);
+  assert.deepEqual(plan.actions.map((a) => a.verb === 'patch' && a.name), ['web', 'a', 'b']);
+  c.apply(plan, NOW);
+  assert.deepEqual(['a', 'b', 'web'].map((n) => ips(c, n)), [['192.168.0.200'], ['192.168.0.201'], ['192.168.0.202']]);
+});
+
 test('loadbalancer: deleting a service frees its address for a pending one', () => {
+  const lb = fresh();
   const c = new FakeCache([cm('- name: one\n  addresses: ["192.168.5.5"]'), svc('a', { ingress: ['192.168.5.5'] }), svc('b')]);
   assert.deepEqual(lb.reconcile('default/b', c, NOW).actions, []);
   const gone = c.get(res('services'), 'default', 'a')!;
   c.remove(res('services'), 'default', 'a');
-  assert.deepEqual(lb.keysFor(res('services'), gone), ['default/a', '*']);
-  const plan = lb.reconcile('*', c, NOW);
+  assert.deepEqual(lb.keysFor(res('services'), gone), ['default/a']);
+  const plan = lb.reconcile('default/a', c, NOW);
   c.apply(plan, NOW);
-  const b = c.get(res('services'), 'default', 'b')!;
-  assert.deepEqual((b['status'] as { loadBalancer: { ingress: { ip: string }[] } }).loadBalancer.ingress.map((i) => i.ip), ['192.168.5.5']);
-  // Converged: a restart (same cache) allocates nothing twice.
-  assert.deepEqual(lb.reconcile('*', c, NOW).actions, []);
-  assert.deepEqual(lb.reconcile('default/b', c, NOW).actions, []);
-});
-
-test('loadbalancer: concurrent reconciles from one stale cache agree', () => {
-  const c = new FakeCache([cm(), svc('a', { created: '2024-01-01T00:00:01Z' }), svc('b', { created: '2024-01-01T00:00:02Z' })]);
-  const pa = outcome(c.list(res('services')).concat(c.list(res('configmaps'))), 'default/a');
-  const pb = outcome(c.list(res('services')).concat(c.list(res('configmaps'))), 'default/b');
-  assert.deepEqual([pa.ips, pb.ips], [['192.168.0.200'], ['192.168.0.201']]);
+  assert.deepEqual(ips(c, 'b'), ['192.168.5.5']);
+  // Converged: this controller, and a restarted one (same cache), allocate nothing twice.
+  for (const ctl of [lb, fresh()]) {
+    assert.deepEqual(ctl.reconcile('*', c, NOW).actions, []);
+    assert.deepEqual(ctl.reconcile('default/b', c, NOW).actions, []);
+  }
 });
 
 test('loadbalancer: keys', () => {
+  const lb = fresh();
   assert.deepEqual(lb.keysFor(res('configmaps'), cm()), ['*']);
   assert.deepEqual(lb.keysFor(res('configmaps'), configMap('other', 'kube-system', {})), []);
   assert.deepEqual(lb.keysFor(res('services'), svc('web')), ['default/web']);
+});
+
+// ---------------------------------------------------------------------------
+// Interleavings: plans are decided against a cache that does not yet show the
+// writes of earlier plans (a second worker, or an informer that lags), then
+// applied. The invariant: no address is ever held by two services that may
+// not share it, at any point.
+
+function ips(c: FakeCache, name: string): string[] {
+  const s = c.get(res('services'), 'default', name) as { status?: { loadBalancer?: { ingress?: { ip: string }[] } } } | undefined;
+  return (s?.status?.loadBalancer?.ingress ?? []).map((i) => i.ip);
+}
+
+/** Addresses held by more than one service that may not share them. */
+function doubles(c: FakeCache): string[] {
+  const by = new Map<string, { name: string; key?: string; ports: string[] }[]>();
+  for (const s of c.list(res('services')) as { metadata: { name: string; annotations?: Record<string, string> }; spec: { ports: { port: number; protocol: string }[] }; status?: { loadBalancer?: { ingress?: { ip: string }[] } } }[]) {
+    for (const i of s.status?.loadBalancer?.ingress ?? []) {
+      const l = by.get(i.ip) ?? [];
+      l.push({ name: s.metadata.name, key: s.metadata.annotations?.['svcnet.io/allow-shared-ip'], ports: s.spec.ports.map((p) => `${p.protocol}/${p.port}`) });
+      by.set(i.ip, l);
+    }
+  }
+  const out: string[] = [];
+  for (const [ip, hs] of by) {
+    for (let i = 0; i < hs.length; i++) {
+      for (let j = i + 1; j < hs.length; j++) {
+        const [a, b] = [hs[i]!, hs[j]!];
+        if (!a.key || a.key !== b.key || a.ports.some((p) => b.ports.includes(p))) out.push(`${ip}: ${a.name} and ${b.name}`);
+      }
+    }
+  }
+  return out;
+}
+
+/** Replaces a service in the cache as a user's write would (new resourceVersion). */
+function edit(c: FakeCache, name: string, f: (s: KObject) => void): void {
+  const s = structuredClone(c.get(res('services'), 'default', name)!);
+  f(s);
+  delete (s.metadata as { resourceVersion?: string }).resourceVersion;
+  c.add(s);
+}
+
+function applyChecked(c: FakeCache, plan: Plan): void {
+  c.apply(plan, NOW);
+  assert.deepEqual(doubles(c), []);
+}
+
+const ONE = '- name: one\n  addresses: ["192.168.5.5"]';
+const TWO = '- name: two\n  addresses: ["192.168.5.5-192.168.5.6"]';
+
+test('loadbalancer: an older service that stops failing does not take the address a younger one is being given', () => {
+  // a (older) asks for an address outside every pool and stays pending; b takes the only address.
+  // Before b's write is seen, a drops its request. Replaying the cache alone gives the older a the
+  // same address: two services hold it, and (the runner skipping its own echoes) nothing fixes it.
+  const lb = fresh();
+  const c = new FakeCache([cm(ONE), svc('a', { loadBalancerIP: '10.9.9.9', created: '2024-01-01T00:00:00Z' }), svc('b', { created: '2024-01-01T00:00:05Z' })]);
+  const pb = lb.reconcile('default/b', c, NOW);
+  assert.deepEqual(pb.actions.map((a) => a.verb === 'patch' && a.name), ['b']);
+  edit(c, 'a', (s) => { delete (s['spec'] as { loadBalancerIP?: string }).loadBalancerIP; });
+  const pa = lb.reconcile('default/a', c, NOW);
+  assert.deepEqual(pa.actions, [], 'a must not be given the address b is being given');
+  assert.deepEqual((pa.events ?? []).map((e) => e.message), ['Failed to allocate IP for "default/a": no available IPs in pool "one"']);
+  applyChecked(c, pb);
+  applyChecked(c, pa);
+  assert.deepEqual([ips(c, 'a'), ips(c, 'b')], [[], ['192.168.5.5']]);
+  assert.deepEqual(lb.reconcile('*', c, NOW).actions, []);
+});
+
+test('loadbalancer: two services created in the same second, reconciled before either write is seen', () => {
+  // creationTimestamp has whole seconds: z is created first but sorts after a.
+  for (const pools of [ONE, TWO]) {
+    const lb = fresh();
+    const c = new FakeCache([cm(pools), svc('z')]);
+    const pz = lb.reconcile('default/z', c, NOW);
+    c.add(svc('a'));
+    const pa = lb.reconcile('default/a', c, NOW);
+    applyChecked(c, pz);
+    applyChecked(c, pa);
+    assert.deepEqual(ips(c, 'z'), ['192.168.5.5']);
+    assert.deepEqual(ips(c, 'a'), pools === ONE ? [] : ['192.168.5.6']);
+    assert.deepEqual(lb.reconcile('*', c, NOW).actions, []);
+  }
+});
+
+test('loadbalancer: concurrent reconciles from one stale cache write each status once', () => {
+  const lb = fresh();
+  const c = new FakeCache([cm(), svc('a', { created: '2024-01-01T00:00:01Z' }), svc('b', { created: '2024-01-01T00:00:02Z' })]);
+  const pa = outcome(c.list(res('services')).concat(c.list(res('configmaps'))), 'default/a', lb);
+  // b's status is already being written by a's plan: b's own key leaves it to that write.
+  const pb = outcome(c.list(res('services')).concat(c.list(res('configmaps'))), 'default/b', lb);
+  assert.deepEqual([pa.ips, pb.ips], [['192.168.0.200'], null]);
+  const plan = lb.reconcile('default/a', c, NOW);
+  assert.deepEqual(plan.actions.map((a) => a.verb === 'patch' && a.name), ['a', 'b']);
+  assert.deepEqual(lb.reconcile('default/b', c, NOW).actions, []);
+  applyChecked(c, plan);
+  assert.deepEqual([ips(c, 'a'), ips(c, 'b')], [['192.168.0.200'], ['192.168.0.201']]);
+});
+
+test('loadbalancer: a released address goes to a waiting service only once the release is seen', () => {
+  const lb = fresh();
+  const c = new FakeCache([cm(ONE), svc('a', { ingress: ['192.168.5.5'] }), svc('b', { loadBalancerIP: '192.168.5.5' })]);
+  edit(c, 'a', (s) => { (s['spec'] as { type: string }).type = 'ClusterIP'; });
+  const p1 = lb.reconcile('default/a', c, NOW);
+  assert.deepEqual(p1.actions.map((a) => a.verb === 'patch' && a.name), ['a'], 'the release alone');
+  assert.equal(p1.requeueAfterMs, 0, 'run again once the release is visible');
+  // b's own key, before the release is seen, hears why it waits.
+  const pb = lb.reconcile('default/b', c, NOW);
+  assert.deepEqual(pb.actions, []);
+  assert.deepEqual((pb.events ?? []).map((e) => e.message), ['Failed to allocate IP for "default/b": requested IP 192.168.5.5 is still held by default/a']);
+  applyChecked(c, p1);
+  const p2 = lb.reconcile('default/a', c, NOW);
+  assert.deepEqual(p2.actions.map((a) => a.verb === 'patch' && a.name), ['b']);
+  assert.equal(p2.requeueAfterMs, undefined);
+  applyChecked(c, p2);
+  assert.deepEqual(ips(c, 'b'), ['192.168.5.5']);
+});
+
+test('loadbalancer: a write that failed on a conflict frees what it reserved; one that failed otherwise is written again by its key', () => {
+  const lb = fresh();
+  const c = new FakeCache([cm(ONE), svc('a', { created: '2024-01-01T00:00:05Z' }), svc('b', { created: '2024-01-01T00:00:09Z' })]);
+  // a's plan gives a the address; the write fails (a server error): the table still reserves it.
+  const p1 = lb.reconcile('default/a', c, NOW);
+  assert.deepEqual(p1.actions.map((x) => x.verb === 'patch' && x.name), ['a']);
+  assert.deepEqual(lb.reconcile('default/b', c, NOW).actions, [], 'b waits: the address may be a\'s');
+  // The runner requeues a's key: its plan writes again (it is not "in flight" for its own key).
+  const p2 = lb.reconcile('default/a', c, NOW);
+  assert.deepEqual(p2.actions.map((x) => x.verb === 'patch' && x.name), ['a']);
+  // a changes meanwhile: the write pinned to the old resourceVersion fails, the cache moved on, the address is free again.
+  edit(c, 'a', (s) => { (s['spec'] as { type: string }).type = 'ClusterIP'; });
+  assert.match(String(c.apply(p2, NOW).errors[0]?.error), /modified/);
+  const p3 = lb.reconcile('default/b', c, NOW);
+  assert.deepEqual(p3.actions.map((x) => x.verb === 'patch' && x.name), ['b']);
+  applyChecked(c, p3);
+  assert.deepEqual([ips(c, 'a'), ips(c, 'b')], [[], ['192.168.5.5']]);
+});
+
+test('loadbalancer: a service deleted while its write is in flight frees the address', () => {
+  const lb = fresh();
+  const c = new FakeCache([cm(ONE), svc('a')]);
+  assert.equal(lb.reconcile('default/a', c, NOW).actions.length, 1);
+  c.remove(res('services'), 'default', 'a');
+  c.add(svc('b'));
+  const p = lb.reconcile('default/a', c, NOW);
+  applyChecked(c, p);
+  assert.deepEqual(ips(c, 'b'), ['192.168.5.5']);
+});
+
+test('loadbalancer: a requested address being given to another service is refused with an event', () => {
+  const lb = fresh();
+  const c = new FakeCache([cm(ONE), svc('a')]);
+  const pa = lb.reconcile('default/a', c, NOW);
+  c.add(svc('b', { loadBalancerIP: '192.168.5.5', created: '2024-01-01T00:00:09Z' }));
+  const pb = lb.reconcile('default/b', c, NOW);
+  assert.deepEqual(pb.actions, []);
+  assert.deepEqual((pb.events ?? []).map((e) => `${e.type} ${e.reason}: ${e.message}`),
+    ['Warning AllocationFailed: Failed to allocate IP for "default/b": requested IP 192.168.5.5 is already in use by default/a (neither service allows sharing)']);
+  applyChecked(c, pa);
+  applyChecked(c, pb);
+});
+
+test('loadbalancer: sharing a key with a service whose write is in flight', () => {
+  const lb = fresh();
+  const share = { 'svcnet.io/allow-shared-ip': 'k' };
+  const c = new FakeCache([cm(ONE), svc('a', { annotations: share, ports: [{ port: 80 }] })]);
+  const pa = lb.reconcile('default/a', c, NOW);
+  c.add(svc('b', { annotations: share, ports: [{ port: 443 }], created: '2024-01-01T00:00:09Z' }));
+  c.add(svc('c', { annotations: share, ports: [{ port: 80 }], created: '2024-01-01T00:00:10Z' }));
+  const pb = lb.reconcile('default/b', c, NOW);
+  assert.deepEqual(pb.actions.map((x) => x.verb === 'patch' && x.name), ['b']);
+  const pc = lb.reconcile('default/c', c, NOW);
+  assert.deepEqual(pc.actions, []);
+  assert.match(pc.events?.[0]?.message ?? '', /no available IPs in pool "one"/);
+  for (const p of [pc, pb, pa]) applyChecked(c, p);
+  assert.deepEqual(['a', 'b', 'c'].map((n) => ips(c, n)), [['192.168.5.5'], ['192.168.5.5'], []]);
+});
+
+test('loadbalancer: a restarted controller keeps every address held; an older pending service takes none of them', () => {
+  const c = new FakeCache([cm(TWO),
+    svc('a', { ingress: ['192.168.5.6'], created: '2024-01-01T00:00:01Z' }),
+    svc('b', { ingress: ['192.168.5.5'], created: '2024-01-01T00:00:02Z' }),
+    svc('c', { created: '2024-01-01T00:00:00Z' })]);
+  const lb = fresh();
+  const p = lb.reconcile('default/c', c, NOW);
+  assert.deepEqual(p.actions, [], 'the oldest, pending service takes nothing held');
+  assert.match(p.events?.[0]?.message ?? '', /no available IPs/);
 });
 
 test('loadbalancer: pool configuration parsing', () => {

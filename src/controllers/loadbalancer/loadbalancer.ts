@@ -9,7 +9,7 @@ import { findResource, type ResourceInfo } from '../../api/resources.js';
 import { canonicalIP, parseIPSloppy, type IPFamily } from '../../api/validation/ip.js';
 import type { KObject } from '../../client/types.js';
 import type { Action, Cache, EventRecord, Plan, Reconciler } from '../types.js';
-import { parseTime, splitKey } from '../replicaset/util.js';
+import { parseTime } from '../replicaset/util.js';
 import { allocate, type Decision, type LBService } from './allocator.js';
 import { parsePoolConfig, poolContains, PoolsConfigMapName, PoolsConfigMapNamespace, PoolsDataKey, type PoolConfig } from './pools.js';
 
@@ -102,96 +102,192 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-export function loadBalancerController(opts: LoadBalancerOptions = {}): Reconciler {
+/**
+ * A decision this controller has made and is writing: the addresses a
+ * service will hold once its status patch lands. The cache cannot show it
+ * yet, and a reconcile that read only the cache could hand the same address
+ * to another service (a second worker, or the next key, runs before the
+ * write is seen; the runner does not even enqueue the echo of its own
+ * write). So every reconcile reads the cache *and* these decisions, and adds
+ * its own before it returns: reconcile calls run one at a time, so the next
+ * one always sees them. The table is in memory only; it starts empty, which
+ * is "the cache is the truth" (after a restart, what the services' statuses
+ * say is kept).
+ */
+export interface Assignment {
+  readonly uid: string;
+  /** The resourceVersion the decision was made on; the status patch is pinned to it. */
+  readonly resourceVersion: string;
+  /** The key whose plan carries the write. */
+  readonly by: string;
+  /** The addresses the service holds once the write lands. */
+  readonly ips: readonly string[];
+  /** What it may hold until then (the cache's addresses, earlier decisions in flight): nobody else gets them meanwhile. */
+  readonly held: readonly string[];
+}
+
+/** Decisions in flight, by `namespace/name`. */
+export type Assignments = ReadonlyMap<string, Assignment>;
+
+/**
+ * Drops the decisions the cache has caught up with: the service is gone (its
+ * addresses with it), or its resourceVersion is no longer the one the write
+ * was pinned to — the write landed and the cache shows it, or it failed with
+ * a conflict and the cache shows what is there instead. A write that failed
+ * otherwise stays in the table (its addresses stay reserved) until the key
+ * that carried it, requeued by the runner, decides again.
+ */
+export function settleAssignments(table: Assignments, services: readonly Service[]): Map<string, Assignment> {
+  const byKey = new Map(services.map((s) => [keyOf(s), s]));
+  const out = new Map<string, Assignment>();
+  for (const [k, a] of table) {
+    const s = byKey.get(k);
+    if (s && s.metadata?.uid === a.uid && s.metadata?.resourceVersion === a.resourceVersion) out.set(k, a);
+  }
+  return out;
+}
+
+export interface LoadBalancerPlan {
+  plan: Plan;
+  /** The table to reconcile the next key with. */
+  assignments: Map<string, Assignment>;
+}
+
+function currentIPs(s: Service): string[] {
+  return ingressIPs(s).map((ip) => canonicalIP(ip) ?? ip);
+}
+
+/**
+ * The pure core: desired (specs, pools) + observed (statuses) + decisions in
+ * flight → the plan, and the decisions after it.
+ *
+ * Any key settles every service (the allocation is one replay of all of
+ * them), and its plan writes every status that must change and is not
+ * already being written by another key's plan: the key's own service first,
+ * then the others. Failure events are reported for the key's own service
+ * (every attempt); other services' events only come with a write. The key
+ * `*` is every service quietly, plus the ConfigMap's InvalidConfiguration.
+ *
+ * An address a write takes away stays reserved until the cache shows it gone;
+ * the plan then asks to run again once its writes are visible
+ * (requeueAfterMs 0), to give that address to whoever waits for it.
+ */
+export function reconcileLoadBalancers(key: string, cache: Cache, assignments: Assignments, opts: LoadBalancerOptions = {}): LoadBalancerPlan {
   const lbClass = opts.loadBalancerClass ?? DefaultLoadBalancerClass;
   const cmNamespace = opts.configMapNamespace ?? PoolsConfigMapNamespace;
   const cmName = opts.configMapName ?? PoolsConfigMapName;
-
   const served = (s: Service): boolean => s.spec?.type === 'LoadBalancer' && (!s.spec.loadBalancerClass || s.spec.loadBalancerClass === lbClass);
 
-  /** The plan for one service, given the allocation; `quiet` drops failure events when nothing changes (the `*` key). */
-  function planFor(s: Service, decisions: Map<string, Decision>, config: PoolConfig | undefined, quiet: boolean): { actions: Action[]; events: EventRecord[] } {
-    const actions: Action[] = [];
-    const events: EventRecord[] = [];
-    const current = ingressIPs(s).map((ip) => canonicalIP(ip) ?? ip);
+  const cm = cache.get(configMapsRes, cmNamespace, cmName);
+  const config: PoolConfig | undefined = cm ? parsePoolConfig((cm['data'] as Record<string, string> | undefined)?.[PoolsDataKey]) : undefined;
+  const services = cache.list(servicesRes) as unknown as Service[];
+  const table = settleAssignments(assignments, services);
+
+  const held = new Map<string, string[]>();
+  const hold = (ip: string, k: string): void => {
+    const l = held.get(ip);
+    if (!l) held.set(ip, [k]); else if (!l.includes(k)) l.push(k);
+  };
+  for (const s of services) for (const ip of currentIPs(s)) hold(ip, keyOf(s));
+  for (const [k, a] of table) for (const ip of [...a.ips, ...a.held]) hold(ip, k);
+
+  const decisions = config && !config.errors.length
+    ? allocate(services.filter(served).map((s) => {
+      const d = describeService(s);
+      const a = table.get(d.key);
+      return a ? { ...d, current: [...a.ips] } : d;
+    }), config.pools, held)
+    : new Map<string, Decision>();
+
+  /** What the service's status should list (undefined: leave it), and the events that go with it. */
+  function desired(s: Service, quiet: boolean): { ips?: string[]; events: EventRecord[] } {
+    const current = currentIPs(s);
     const hasIngress = (s.status?.loadBalancer?.ingress ?? []).length > 0;
     if (!served(s)) {
-      if (!hasIngress) return { actions, events };
+      if (!hasIngress) return { events: [] };
       if (s.spec?.type !== 'LoadBalancer') {
-        actions.push(statusAction(s, []));
-        events.push(event(s, 'Normal', 'IPReleased', `Released IP ${current.join(', ')}: the service is no longer of type LoadBalancer`));
-      } else if (config && !config.errors.length && current.length && current.every((ip) => config.pools.some((p) => poolContains(p, parseIPSloppy(ip)!)))) {
-        // Another class now, holding addresses from our pools: they were ours.
-        actions.push(statusAction(s, []));
-        events.push(event(s, 'Normal', 'IPReleased', `Released IP ${current.join(', ')}: loadBalancerClass is "${s.spec?.loadBalancerClass}", not "${lbClass}"`));
+        return { ips: [], events: [event(s, 'Normal', 'IPReleased', `Released IP ${current.join(', ')}: the service is no longer of type LoadBalancer`)] };
       }
-      return { actions, events };
+      if (config && !config.errors.length && current.length && current.every((ip) => config.pools.some((p) => poolContains(p, parseIPSloppy(ip)!)))) {
+        // Another class now, holding addresses from our pools: they were ours.
+        return { ips: [], events: [event(s, 'Normal', 'IPReleased', `Released IP ${current.join(', ')}: loadBalancerClass is "${s.spec?.loadBalancerClass}", not "${lbClass}"`)] };
+      }
+      return { events: [] };
     }
     if (!config || config.errors.length) {
       // Without a usable configuration nothing is taken away; pending services hear why.
-      if (!quiet && current.length === 0) {
-        const why = !config
-          ? `no address pools are configured (ConfigMap ${cmNamespace}/${cmName} not found)`
-          : `the address pool configuration in ConfigMap ${cmNamespace}/${cmName} is invalid`;
-        events.push(event(s, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${keyOf(s)}": ${why}`));
-      }
-      return { actions, events };
+      if (quiet || current.length) return { events: [] };
+      const why = !config
+        ? `no address pools are configured (ConfigMap ${cmNamespace}/${cmName} not found)`
+        : `the address pool configuration in ConfigMap ${cmNamespace}/${cmName} is invalid`;
+      return { events: [event(s, 'Warning', 'AllocationFailed', `Failed to allocate IP for "${keyOf(s)}": ${why}`)] };
     }
     const d = decisions.get(keyOf(s));
-    if (!d) return { actions, events };
-    const changed = !sameList(d.ips, current) || (hasIngress && current.length !== (s.status?.loadBalancer?.ingress ?? []).length);
-    if (changed) actions.push(statusAction(s, d.ips));
-    if (changed || !quiet) for (const e of d.events) events.push(event(s, e.type, e.reason, e.message));
-    return { actions, events };
+    if (!d) return { events: [] };
+    return { ips: d.ips, events: d.events.map((e) => event(s, e.type, e.reason, e.message)) };
   }
 
-  function readConfig(cache: Cache): PoolConfig | undefined {
-    const cm = cache.get(configMapsRes, cmNamespace, cmName);
-    if (!cm) return undefined;
-    return parsePoolConfig((cm['data'] as Record<string, string> | undefined)?.[PoolsDataKey]);
+  const actions: Action[] = [];
+  const events: EventRecord[] = [];
+  let releases = false;
+  if (key === AllServicesKey && config?.errors.length) {
+    events.push({
+      involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', namespace: cmNamespace, name: cmName, uid: cm!.metadata?.uid, resourceVersion: cm!.metadata?.resourceVersion },
+      type: 'Warning', reason: 'InvalidConfiguration',
+      message: `address pools not applied, assignments left as they are: ${config.errors.join('; ')}`,
+    });
   }
+  const own = key === AllServicesKey ? undefined : services.find((s) => keyOf(s) === key);
+  for (const s of own ? [own, ...services.filter((x) => x !== own)] : services) {
+    const k = keyOf(s);
+    const quiet = s !== own;
+    const want = desired(s, quiet);
+    if (want.ips === undefined) {
+      events.push(...want.events);
+      continue;
+    }
+    const current = currentIPs(s);
+    const inFlight = table.get(k);
+    // Another key's plan is writing this very decision (and reported it).
+    if (inFlight && inFlight.by !== key && sameList(inFlight.ips, want.ips)) continue;
+    const malformed = current.length !== (s.status?.loadBalancer?.ingress ?? []).length;
+    const write = !sameList(want.ips, current) || malformed || (inFlight !== undefined && !sameList(inFlight.ips, want.ips));
+    if (write) {
+      actions.push(statusAction(s, want.ips));
+      const before = [...current, ...(inFlight?.ips ?? []), ...(inFlight?.held ?? [])];
+      table.set(k, {
+        uid: s.metadata?.uid ?? '', resourceVersion: s.metadata?.resourceVersion ?? '', by: key,
+        ips: want.ips, held: [...new Set(before)],
+      });
+      if (before.some((ip) => !want.ips!.includes(ip))) releases = true;
+    }
+    if (write || !quiet) events.push(...want.events);
+  }
+  const plan: Plan = { actions, events };
+  if (releases) plan.requeueAfterMs = 0;
+  return { plan, assignments: table };
+}
+
+export function loadBalancerController(opts: LoadBalancerOptions = {}): Reconciler {
+  const cmNamespace = opts.configMapNamespace ?? PoolsConfigMapNamespace;
+  const cmName = opts.configMapName ?? PoolsConfigMapName;
+  /** Decisions in flight (see Assignment): the only state, owned by this controller instance. */
+  let assignments: Assignments = new Map();
 
   return {
     name: 'svcnet-lb-controller',
     watches: [servicesRes, configMapsRes],
-    keysFor(r: ResourceInfo, obj: KObject, old?: KObject): string[] {
+    keysFor(r: ResourceInfo, obj: KObject): string[] {
       if (r.plural === 'configmaps') {
         return obj.metadata?.namespace === cmNamespace && obj.metadata?.name === cmName ? [AllServicesKey] : [];
       }
-      const keys = [`${obj.metadata?.namespace}/${obj.metadata?.name}`];
-      // A change to a service holding addresses may free one that a pending service is waiting for.
-      if ([obj, old].some((o) => o && ingressIPs(o as Service).length > 0)) keys.push(AllServicesKey);
-      return keys;
+      // Any key settles every service: one that went or changed frees its addresses for the others in the same pass.
+      return [`${obj.metadata?.namespace}/${obj.metadata?.name}`];
     },
     reconcile(key: string, cache: Cache): Plan {
-      const config = readConfig(cache);
-      const services = cache.list(servicesRes) as unknown as Service[];
-      const decisions = config && !config.errors.length
-        ? allocate(services.filter(served).map(describeService), config.pools)
-        : new Map<string, Decision>();
-      const actions: Action[] = [];
-      const events: EventRecord[] = [];
-      if (key === AllServicesKey) {
-        if (config?.errors.length) {
-          const cm = cache.get(configMapsRes, cmNamespace, cmName)!;
-          events.push({
-            involvedObject: { apiVersion: 'v1', kind: 'ConfigMap', namespace: cmNamespace, name: cmName, uid: cm.metadata?.uid, resourceVersion: cm.metadata?.resourceVersion },
-            type: 'Warning', reason: 'InvalidConfiguration',
-            message: `address pools not applied, assignments left as they are: ${config.errors.join('; ')}`,
-          });
-        }
-        for (const s of services) {
-          const p = planFor(s, decisions, config, true);
-          actions.push(...p.actions);
-          events.push(...p.events);
-        }
-        return { actions, events };
-      }
-      const { namespace, name } = splitKey(key);
-      const s = cache.get(servicesRes, namespace, name) as Service | undefined;
-      if (!s) return { actions };
-      const p = planFor(s, decisions, config, false);
-      return { actions: p.actions, events: p.events };
+      const r = reconcileLoadBalancers(key, cache, assignments, opts);
+      assignments = r.assignments;
+      return r.plan;
     },
   };
 }
