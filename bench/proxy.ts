@@ -13,28 +13,33 @@
 //    readiness flips written over HTTP, timed from the write to the moment the
 //    proxy's applied snapshot (set only after `nft -f` / iptables-restore returned)
 //    holds the change.
-// 4. Data plane: bulk MB/s and connections/s from the node namespace to a
-//    ClusterIP (DNAT by the proxy's nftables rules, 1k other services loaded) vs to
-//    the pod IP directly, interleaved in the same run, as ratios; and the CPU time
-//    the client and the server processes spent per connection and per MB (their
-//    threads' run time from /proc, which includes the kernel's work done on their
-//    behalf), a measure less sensitive to other jobs on the machine than rates.
+// 4. Data plane: through the ClusterIP (the proxy's DNAT, 1k other services loaded) vs
+//    to the pod IP directly vs a bare one-rule DNAT, with netload (C, bench/netload.c,
+//    built here with cc) as client (node namespace) and server (pod namespace), each
+//    pinned to its own CPU and SCHED_FIFO, the same for every arm; many short rounds,
+//    every arm back to back per round (order rotating), warm-up rounds dropped; paired
+//    per-round ratios with a bootstrap CI; CPU time of client + server per connection
+//    and per MB (schedstat) as the second measure. Prints a VERDICT line.
+//    `--dataplane-only` runs part 4 alone on directly applied rules (~35 s).
 //
 //   npx tsc -p tsconfig.json --outDir .build/pbench && node .build/pbench/bench/proxy.js \
 //     [--quick] [--sizes 1000,10000] [--changes 5] [--changes-large 3] [--latency-services 1000] [--flips 100]
-//     [--seconds 1.5] [--rounds 8] [--nft-timeout 600] [--ipt-timeout 60] [--reapply-max 20] [--no-legacy] [--skip-full]
+//     [--nft-timeout 600] [--ipt-timeout 60] [--reapply-max 20] [--no-legacy] [--skip-full]
 //     [--ipt-nft-max 2000] [--latency-modes nftables,iptables]
+//     part 4: [--dataplane-only [--dataplane-mode nftables|iptables]] [--dataplane-from pod|node] [--rounds 30] [--warmup 2] [--bulk-mb 128]
+//     [--conns 1000] [--conc 8] [--gap-ms 30] [--no-rt] [--no-floor] [--perf DIR [--perf-conns 30000]]
 //
 // iptables is measured with the system's binaries (iptables-nft on Debian) and with
 // iptables-legacy; iptables-nft only up to --ipt-nft-max services (1.8.9 is quadratic
 // in the number of chains: 10k services would take hours). An apply that outlives its
 // timeout is killed and reported as failed. `--quick`: 100 and 1000 services, 200 for
-// the latency, 1 s throughput runs.
+// the latency, 8 data-plane rounds.
 //
-// Tables on stdout, progress on stderr. Needs root, `ip`, `nft`, `iptables-restore`.
+// Tables on stdout, progress on stderr. Needs root, `ip`, `nft`, `iptables-restore`, and
+// for part 4 a C compiler, `taskset`, `chrt` (and `conntrack`, `perf` for the evidence).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +49,7 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { runInSandbox, sandboxUnsupported, SANDBOX_ENV } from '../src/node/sandbox.js';
 import { findExecutable } from '../src/node/runtime.js';
 import type { KObject } from '../src/client/types.js';
+import { allowedCpus, buildNetload, fmtPaired, load, NetloadClient, paired, pin, processSched, rtAvailable, startReady, verdict, type NetloadResult, type Paired } from './dataplane.js';
 
 const self = fileURLToPath(import.meta.url);
 
@@ -65,8 +71,28 @@ const opts = {
   changesLarge: argNum('changes-large', 10),
   latencyServices: argNum('latency-services', quick ? 200 : 1000),
   flips: argNum('flips', quick ? 30 : 100),
-  seconds: argNum('seconds', quick ? 1 : 1.5),
-  rounds: argNum('rounds', quick ? 3 : 8),
+  /** Part 4: measured rounds (each: both arms, back to back) and warm-up rounds dropped before them. */
+  rounds: argNum('rounds', quick ? 8 : 30),
+  warmup: argNum('warmup', 2),
+  /** Part 4, per arm and round: MB sent over one connection, short connections and how many at a time. */
+  bulkMB: argNum('bulk-mb', 128),
+  conns: argNum('conns', 1000),
+  conc: argNum('conc', 8),
+  /** Part 4 alone, on rules rendered and applied directly (--dataplane-mode nftables|iptables). */
+  dataplaneOnly: process.argv.includes('--dataplane-only'),
+  dataplaneMode: (argStr('dataplane-mode') ?? 'nftables') as 'nftables' | 'iptables',
+  /** Part 4: where the client runs — `pod` (another pod's namespace, routed by the node: a pod → Service
+   * connection, DNAT in prerouting) or `node` (the node's own namespace: DNAT in output, then a re-route). */
+  dataplaneFrom: (argStr('dataplane-from') ?? 'pod') as 'pod' | 'node',
+  /** Part 4: client and server SCHED_FIFO (chrt -f 50) on their pinned CPUs; --no-rt: ordinary scheduling. */
+  rt: !process.argv.includes('--no-rt'),
+  /** Part 4: also a bare-DNAT arm (one hand-written rule); --no-floor to skip it. */
+  floor: !process.argv.includes('--no-floor'),
+  /** Part 4: pause before each measured run (ms). */
+  gapMs: argNum('gap-ms', 30),
+  /** Part 4: after the rounds, `perf record` one longer connection run per arm into this directory. */
+  perf: argStr('perf'),
+  perfConns: argNum('perf-conns', 30000),
   /** Parts 1 and 2 (full sync, one-service change) are skipped: only the API-driven latency and the data plane. */
   skipFull: process.argv.includes('--skip-full'),
   endpoints: 10,
@@ -331,81 +357,6 @@ async function fullAndChange(): Promise<{ rows: FullRow[]; changes: ChangeRow[];
 
 // ---------------------------------------------------------------- parts 3 + 4
 
-const sinkSource = `
-  const net = require('net');
-  net.createServer({ allowHalfOpen: true }, (s) => {
-    let n = 0;
-    s.on('data', (d) => { n += d.length; });
-    s.on('end', () => s.end(String(n)));
-    s.on('error', () => {});
-  }).listen(8080, '0.0.0.0', () => console.log('ready'));`;
-
-// bulk: one connection writing for DURATION, then the sink answers with the byte count.
-// conn: CONC loops of connect, half-close, read the answer, until DURATION.
-const clientSource = `
-  const net = require('net');
-  const [mode, host, port, dur, conc] = process.argv.slice(1);
-  if (mode === 'bulk') {
-    const buf = Buffer.alloc(256 * 1024, 120);
-    const s = net.connect({ host, port: +port });
-    let t0, reply = '';
-    let c0;
-    s.on('connect', () => {
-      t0 = process.hrtime.bigint();
-      c0 = process.cpuUsage();
-      const end = Date.now() + +dur;
-      const pump = () => {
-        while (Date.now() < end) if (!s.write(buf)) { s.once('drain', pump); return; }
-        s.end();
-      };
-      pump();
-    });
-    s.on('data', (d) => { reply += d; });
-    s.on('end', () => {
-      const c = process.cpuUsage(c0);
-      console.log(JSON.stringify({ bytes: +reply, secs: Number(process.hrtime.bigint() - t0) / 1e9, cpuUs: c.user + c.system }));
-    });
-    s.on('error', (e) => { console.error(e.message); process.exit(1); });
-  } else {
-    let n = 0, errors = 0;
-    const end = Date.now() + +dur;
-    const t0 = process.hrtime.bigint();
-    const c0 = process.cpuUsage();
-    const loop = () => new Promise((res) => {
-      const one = () => {
-        if (Date.now() >= end) return res();
-        const s = net.connect({ host, port: +port });
-        let done = false;
-        const next = (ok) => { if (done) return; done = true; ok ? n++ : errors++; s.destroy(); setImmediate(one); };
-        s.on('connect', () => s.end());
-        s.on('data', () => {});
-        s.on('end', () => next(true));
-        s.on('error', () => next(false));
-      };
-      one();
-    });
-    Promise.all(Array.from({ length: +conc }, loop)).then(() => {
-      const c = process.cpuUsage(c0);
-      console.log(JSON.stringify({ conns: n, errors, secs: Number(process.hrtime.bigint() - t0) / 1e9, cpuUs: c.user + c.system }));
-    });
-  }`;
-
-function runClient(ns: string, args: string[]): Promise<Record<string, number>> {
-  return new Promise((resolve, reject) => {
-    const c = spawn('ip', ['netns', 'exec', ns, process.execPath, '-e', clientSource, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(c);
-    let out = '';
-    let err = '';
-    c.stdout!.on('data', (b: Buffer) => { out += b.toString(); });
-    c.stderr!.on('data', (b: Buffer) => { err += b.toString(); });
-    c.on('close', (code) => {
-      children.delete(c);
-      if (code !== 0) reject(new Error(`client ${args.join(' ')} exited ${code}: ${err.trim()}`));
-      else resolve(JSON.parse(out) as Record<string, number>);
-    });
-  });
-}
-
 interface LatencyResult {
   mode: 'nftables' | 'iptables';
   services: number; flips: number; startMs: number;
@@ -415,68 +366,218 @@ interface LatencyResult {
   anatomy?: { buildMs: number; renderMs: number; nftNoopMs: number; sessionNoopMs: number };
 }
 
+/** Part 4, one arm (a way to reach the sink): per measured round (warm-up rounds dropped). */
+interface ArmSeries {
+  label: string;
+  MBs: number[]; cps: number[];
+  /** Client + server CPU time (µs) per MB (bulk) and per connection. */
+  cpuPerMB: number[]; cpuPerConn: number[];
+  /** Client CPU only (µs per connection): the side where a local DNAT happens (nat OUTPUT, in connect()). */
+  clientPerConn: number[];
+  /** Run-queue wait of client + server ÷ wall time (mean of the bulk and the connection runs): how much other tasks got in the way. */
+  wait: number[];
+}
+type ArmName = 'vip' | 'pod' | 'floor';
 interface ThroughputResult {
-  vipMBs: number[]; podMBs: number[]; vipCps: number[]; podCps: number[];
-  /** Client + server CPU time (µs) per MB (bulk) and per connection (conn), per round. */
-  vipCpuPerMB: number[]; podCpuPerMB: number[]; vipCpuPerConn: number[]; podCpuPerConn: number[];
-  errors: number;
+  mode: string;
+  from: 'pod' | 'node'; services: number; cpus: [number, number]; rt: boolean;
+  arms: Partial<Record<ArmName, ArmSeries>>;
+  errors: number; loadBefore: string; loadAfter: string; conntrackCount: string; natEvidence?: string;
 }
 
-/** CPU time (ns) every thread of a process has run so far (the schedstat of each of its tasks: ns, not ticks). */
-function processCpuNs(pid: number): number {
-  let total = 0;
-  for (const t of readdirSync(`/proc/${pid}/task`)) {
-    try { total += Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]); } catch { /* thread gone */ }
-  }
-  return total;
+/** The sink behind the ClusterIP: port 80 → 8080 (bulk, netload's sink), 81 → 8081 (short request/answer connections). */
+const sinkPorts = [{ name: 'bulk', port: 80, targetPort: 8080 }, { name: 'short', port: 81, targetPort: 8081 }];
+function sinkService(): Service {
+  return {
+    apiVersion: 'v1', kind: 'Service', metadata: { name: 'sink', namespace: NS },
+    spec: { clusterIP: sinkClusterIP, clusterIPs: [sinkClusterIP], ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack',
+      ports: sinkPorts.map((p) => ({ ...p, protocol: 'TCP' as const })) },
+  };
+}
+function sinkSlice(): EndpointSlice {
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: 'sink-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'sink' } },
+    addressType: 'IPv4', ports: sinkPorts.map((p) => ({ name: p.name, port: p.targetPort, protocol: 'TCP' as const })),
+    endpoints: [{ addresses: [sinkPodIP], conditions: { ready: true, serving: true, terminating: false }, nodeName }],
+  };
 }
 
-async function throughput(nodeNs: string, podNs: string): Promise<ThroughputResult> {
-  log(`[4] throughput via ${sinkClusterIP}:80 vs ${sinkPodIP}:8080 (${opts.rounds} rounds × ${opts.seconds} s each)`);
-  // `ip netns exec` execs the command: the child's pid is the server's.
-  const sink = spawn('ip', ['netns', 'exec', podNs, process.execPath, '-e', sinkSource], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.add(sink);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      sink.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('ready')) resolve(); });
-      sink.on('exit', (code) => reject(new Error(`sink exited ${code}`)));
+/** Node namespace (lo 192.168.0.10, veths to the pods), pod namespace (10.244.1.2) and a client pod's namespace (10.244.2.2). */
+function makeTopology(): { nodeNs: string; podNs: string; clientNs: string } {
+  const nodeNs = 'pb-node';
+  const podNs = 'pb-pod';
+  const clientNs = 'pb-cli';
+  addNs(nodeNs);
+  addNs(podNs);
+  addNs(clientNs);
+  ip('-n', nodeNs, 'addr', 'add', `${nodeIP}/32`, 'dev', 'lo');
+  ip('link', 'add', 'veth-pb', 'netns', nodeNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
+  ip('-n', nodeNs, 'addr', 'add', '10.244.1.1/24', 'dev', 'veth-pb');
+  ip('-n', nodeNs, 'link', 'set', 'veth-pb', 'up');
+  ip('-n', podNs, 'addr', 'add', `${sinkPodIP}/24`, 'dev', 'eth0');
+  ip('-n', podNs, 'link', 'set', 'eth0', 'up');
+  ip('-n', podNs, 'route', 'add', 'default', 'via', '10.244.1.1');
+  ip('link', 'add', 'veth-pbc', 'netns', nodeNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', clientNs);
+  ip('-n', nodeNs, 'addr', 'add', '10.244.2.1/24', 'dev', 'veth-pbc');
+  ip('-n', nodeNs, 'link', 'set', 'veth-pbc', 'up');
+  ip('-n', clientNs, 'addr', 'add', '10.244.2.2/24', 'dev', 'eth0');
+  ip('-n', clientNs, 'link', 'set', 'eth0', 'up');
+  ip('-n', clientNs, 'route', 'add', 'default', 'via', '10.244.2.1');
+  inNs(clientNs, 'sysctl', '-qw', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1');
+  // Output routing happens before DNAT: the node needs a route for the service range.
+  ip('-n', nodeNs, 'route', 'add', serviceCIDR, 'dev', 'veth-pb');
+  inNs(nodeNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1');
+  inNs(podNs, 'sysctl', '-qw', 'net.core.somaxconn=4096');
+  return { nodeNs, podNs, clientNs };
+}
+
+/** The bare-DNAT arm: a ClusterIP-like address that one hand-written rule DNATs (what any DNAT-based proxy must do at least). */
+const floorIP = '10.96.255.254';
+
+/**
+ * Part 4. netload (C, bench/netload.c) as client in the node namespace pinned to one CPU
+ * and as server in the pod namespace pinned to the other (SCHED_FIFO unless --no-rt),
+ * the same for every arm. Arms: the ClusterIP (the proxy's DNAT), the pod IP directly
+ * and, unless --no-floor, a bare DNAT (one rule in a table of its own, a higher-priority
+ * nat output chain: no map, no numgen, no svcnet chain). Each round measures every arm
+ * with the same work — one bulk connection of --bulk-mb MB (client → server), then
+ * --conns request/answer connections, --conc at a time — back to back, the order rotating
+ * from round to round; --gap-ms between runs (the RT budget refills, others get the
+ * CPUs). Warm-up rounds are dropped. CPU: the client's own (CLOCK_PROCESS_CPUTIME_ID)
+ * plus the server's threads (schedstat), which includes the kernel's work in their
+ * context (most of a veth's softirq work).
+ */
+async function dataplane(nodeNs: string, podNs: string, clientNs: string, mode: string, services: number): Promise<ThroughputResult> {
+  const built = buildNetload(self);
+  if ('error' in built) throw new Error(`part 4 needs netload: ${built.error}`);
+  const cpuList = allowedCpus();
+  const cpuPair: [number, number] = [cpuList[0]!, cpuList[1] ?? cpuList[0]!];
+  const rt = opts.rt && rtAvailable();
+  const names: ArmName[] = opts.floor ? ['vip', 'pod', 'floor'] : ['vip', 'pod'];
+  if (opts.floor) {
+    execFileSync('nsenter', [`--net=/run/netns/${nodeNs}`, 'nft', '-f', '-'], {
+      input: `table ip bench-floor {\n  chain out { type nat hook output priority -110; ip daddr ${floorIP} tcp dport 80 dnat to ${sinkPodIP}:8100; ip daddr ${floorIP} tcp dport 81 dnat to ${sinkPodIP}:8101; }\n` +
+        `  chain pre { type nat hook prerouting priority -110; ip daddr ${floorIP} tcp dport 80 dnat to ${sinkPodIP}:8100; ip daddr ${floorIP} tcp dport 81 dnat to ${sinkPodIP}:8101; }\n}\n`,
     });
-    const tp: ThroughputResult = { vipMBs: [], podMBs: [], vipCps: [], podCps: [], vipCpuPerMB: [], podCpuPerMB: [], vipCpuPerConn: [], podCpuPerConn: [], errors: 0 };
-    const dur = String(opts.seconds * 1000);
-    const vip = [sinkClusterIP, '80'];
-    const pod = [sinkPodIP, '8080'];
-    /** One client run, with the CPU the client (its own measure, from its first connection) and the server spent. */
-    const measured = async (args: string[]): Promise<Record<string, number>> => {
-      const s0 = processCpuNs(sink.pid!);
-      const r = await runClient(nodeNs, args);
-      const serverUs = (processCpuNs(sink.pid!) - s0) / 1000;
-      return { ...r, cpuUs: r['cpuUs']! + serverUs };
+  }
+  log(`[4] data plane (${mode}, client in the ${opts.dataplaneFrom === 'pod' ? 'client pod' : 'node'}'s namespace): ${names.join(', ')}; ${opts.warmup} warm-up + ${opts.rounds} rounds × (${opts.bulkMB} MB + ${opts.conns} connections at ${opts.conc}) per arm; client on CPU ${cpuPair[0]}, server on CPU ${cpuPair[1]}${rt ? ', SCHED_FIFO' : ''}`);
+  const loadBefore = load();
+  const sink = await startReady(['ip', 'netns', 'exec', podNs, ...pin(cpuPair[1], rt), built.path, 'server', '0.0.0.0', '8080,8090,8100', '0', '8081,8091,8101'], 'netload server');
+  children.add(sink);
+  const client = new NetloadClient(built.path, ['ip', 'netns', 'exec', opts.dataplaneFrom === 'pod' ? clientNs : nodeNs, ...pin(cpuPair[0], rt)]);
+  children.add(client.child);
+  try {
+    // Each arm has server ports of its own: the server's TIME_WAIT sockets of one arm never
+    // meet another arm's SYNs (whose timestamps, offset per destination address, may be older).
+    const target: Record<ArmName, { label: string; host: string; bulk: number; short: number }> = {
+      vip: { label: `via ClusterIP (svcnet ${mode})`, host: sinkClusterIP, bulk: 80, short: 81 },
+      pod: { label: 'direct to pod IP', host: sinkPodIP, bulk: 8090, short: 8091 },
+      floor: { label: 'bare DNAT (one rule)', host: floorIP, bulk: 80, short: 81 },
     };
-    // Warm-up (and a check that the VIP answers at all).
+    const tp: ThroughputResult = { mode, from: opts.dataplaneFrom, services, cpus: cpuPair, rt, arms: {}, errors: 0, loadBefore, loadAfter: '', conntrackCount: '' };
+    for (const n of names) tp.arms[n] = { label: target[n].label, MBs: [], cps: [], cpuPerMB: [], cpuPerConn: [], clientPerConn: [], wait: [] };
+    /** One command, with the server's CPU time (ns) and the client's + server's run-queue wait (ns). */
+    const measured = async (cmd: string): Promise<NetloadResult & { serverNs: number; waitNs: number }> => {
+      if (opts.gapMs) await sleep(opts.gapMs);
+      const s0 = processSched(sink.pid);
+      const c0 = processSched(client.child.pid);
+      const r = await client.run(cmd);
+      const s1 = processSched(sink.pid);
+      const c1 = processSched(client.child.pid);
+      tp.errors += r.errors;
+      return { ...r, serverNs: s1.cpuNs - s0.cpuNs, waitNs: s1.waitNs - s0.waitNs + c1.waitNs - c0.waitNs };
+    };
     collect();
-    await runClient(nodeNs, ['conn', ...vip, '300', '1']);
-    await runClient(nodeNs, ['conn', ...pod, '300', '1']);
-    for (let r = 0; r < opts.rounds; r++) {
-      // Alternate which target goes first, so drift in the machine's load hits both alike.
-      const order: [string[], 'vip' | 'pod'][] = r % 2 === 0 ? [[vip, 'vip'], [pod, 'pod']] : [[pod, 'pod'], [vip, 'vip']];
-      for (const [target, which] of order) {
-        const b = await measured(['bulk', ...target, dur]);
-        (which === 'vip' ? tp.vipMBs : tp.podMBs).push(b['bytes']! / 1e6 / b['secs']!);
-        (which === 'vip' ? tp.vipCpuPerMB : tp.podCpuPerMB).push(b['cpuUs']! / (b['bytes']! / 1e6));
+    for (let r = -opts.warmup; r < opts.rounds; r++) {
+      // The order rotates (AB BA … or ABC BCA CAB …): drift and position effects hit every arm alike.
+      const k = ((r % names.length) + names.length) % names.length;
+      const order = [...names.slice(k), ...names.slice(0, k)];
+      if (r & 1 && names.length === 2) order.reverse();
+      const row = new Map<ArmName, { MBs: number; cps: number; cpuPerMB: number; cpuPerConn: number; clientPerConn: number; wait: number }>();
+      for (const n of order) {
+        const a = target[n];
+        const b = await measured(`send ${a.host} ${a.bulk} ${opts.bulkMB * 1024 * 1024}`);
+        row.set(n, { MBs: b.bytes / 1e6 / (b.ns / 1e9), cpuPerMB: (b.cpuNs + b.serverNs) / 1e3 / (b.bytes / 1e6), wait: b.waitNs / b.ns / 2, cps: 0, cpuPerConn: 0, clientPerConn: 0 });
       }
-      for (const [target, which] of order) {
-        const c = await measured(['conn', ...target, dur, '8']);
-        (which === 'vip' ? tp.vipCps : tp.podCps).push(c['conns']! / c['secs']!);
-        (which === 'vip' ? tp.vipCpuPerConn : tp.podCpuPerConn).push(c['cpuUs']! / c['conns']!);
-        tp.errors += c['errors']!;
+      for (const n of order) {
+        const a = target[n];
+        const c = await measured(`conn ${a.host} ${a.short} ${opts.conns} ${opts.conc}`);
+        const x = row.get(n)!;
+        x.cps = c.conns / (c.ns / 1e9);
+        x.cpuPerConn = (c.cpuNs + c.serverNs) / 1e3 / c.conns;
+        x.clientPerConn = c.cpuNs / 1e3 / c.conns;
+        x.wait += c.waitNs / c.ns / 2;
       }
-      log(`    round ${r + 1}: MB/s vip ${tp.vipMBs[r]!.toFixed(0)} pod ${tp.podMBs[r]!.toFixed(0)}; conn/s vip ${tp.vipCps[r]!.toFixed(0)} pod ${tp.podCps[r]!.toFixed(0)}; ` +
-        `CPU µs/conn vip ${tp.vipCpuPerConn[r]!.toFixed(1)} pod ${tp.podCpuPerConn[r]!.toFixed(1)}`);
+      const f = (key: 'MBs' | 'cps' | 'cpuPerMB' | 'cpuPerConn' | 'wait', d = 0) => names.map((n) => (key === 'wait' ? row.get(n)![key] * 100 : row.get(n)![key]).toFixed(d)).join('/');
+      log(`    ${r < 0 ? 'warm-up' : `round ${r + 1}`} (${order.join(',')}): ${names.join('/')} MB/s ${f('MBs')}; conn/s ${f('cps')}; CPU µs/MB ${f('cpuPerMB')}; µs/conn ${f('cpuPerConn', 1)}; waited ${f('wait')} %`);
+      if (r < 0) continue;
+      for (const n of names) {
+        const s = tp.arms[n]!;
+        const x = row.get(n)!;
+        s.MBs.push(x.MBs); s.cps.push(x.cps); s.cpuPerMB.push(x.cpuPerMB); s.cpuPerConn.push(x.cpuPerConn); s.clientPerConn.push(x.clientPerConn); s.wait.push(x.wait);
+      }
     }
+    tp.loadAfter = load();
+    try { tp.conntrackCount = execFileSync('ip', ['netns', 'exec', nodeNs, 'cat', '/proc/sys/net/netfilter/nf_conntrack_count']).toString().trim(); } catch { /* no conntrack */ }
+    // Evidence for "no masquerade where kube-proxy would not": one VIP connection's conntrack
+    // entry (reply tuple's destination = the original source: DNAT only, no SNAT).
+    try {
+      const line = execFileSync('ip', ['netns', 'exec', nodeNs, 'conntrack', '-L', '-p', 'tcp', '--orig-dst', sinkClusterIP], { stdio: ['ignore', 'pipe', 'ignore'], maxBuffer: 256 << 20 }).toString().split('\n')[0] ?? '';
+      const m = /src=(\S+) dst=(\S+) sport=\d+ dport=\d+ .*src=(\S+) dst=(\S+) sport/.exec(line);
+      if (m) tp.natEvidence = `a VIP connection's conntrack entry: original ${m[1]} → ${m[2]}, reply ${m[3]} → ${m[4]} (${m[4] === m[1] ? 'DNAT only, no SNAT/masquerade' : 'SOURCE NAT applied'})`;
+    } catch { /* conntrack tool missing */ }
+    if (opts.perf) await perfProfiles(client, [client.child.pid!, sink.pid!], names.map((n) => [n, target[n]]));
     return tp;
   } finally {
+    client.close();
+    children.delete(client.child);
     sink.kill('SIGKILL');
     children.delete(sink);
+    built.cleanup();
+    if (opts.floor) try { execFileSync('nsenter', [`--net=/run/netns/${nodeNs}`, 'nft', 'delete', 'table', 'ip', 'bench-floor']); } catch { /* namespace gone */ }
+  }
+}
+
+/** `--perf DIR`: one longer connection run per arm under `perf record` of the client and the server (DIR/conn-ARM.data; `perf report -i`). */
+async function perfProfiles(client: NetloadClient, pids: number[], arms: [ArmName, { host: string; short: number }][]): Promise<void> {
+  for (const [n, a] of arms) {
+    const file = join(opts.perf!, `conn-${n}.data`);
+    const rec = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-g', '-p', pids.join(','), '-o', file], { stdio: 'ignore' });
+    children.add(rec);
+    await sleep(500);
+    const r = await client.run(`conn ${a.host} ${a.short} ${opts.perfConns} ${opts.conc}`);
+    rec.kill('SIGINT');
+    await new Promise((res) => rec.once('exit', res));
+    children.delete(rec);
+    log(`    perf: ${file} (${r.conns} connections to ${a.host}:${a.short})`);
+  }
+}
+
+/** `--dataplane-only`: part 4 alone, on rules rendered and applied directly (no API server, no proxy loop). */
+async function dataplaneOnly(): Promise<ThroughputResult> {
+  const { buildSnapshot } = await import('../src/proxy/snapshot.js');
+  const n = opts.latencyServices;
+  const { nodeNs, podNs, clientNs } = makeTopology();
+  try {
+    const services = [...Array.from({ length: n }, (_, i) => service(i)), sinkService()];
+    const slices = [...Array.from({ length: n }, (_, i) => endpointSlice(i, opts.endpoints)), sinkSlice()];
+    const snap = buildSnapshot({ services, slices, nodeName, nodeIPs: [nodeIP] });
+    if (opts.dataplaneMode === 'nftables') {
+      const { renderNftables } = await import('../src/proxy/nftables/render.js');
+      const { NftApplier } = await import('../src/proxy/runtime/apply.js');
+      await new NftApplier({ netns: nodeNs }).apply({ kind: 'nftables', script: renderNftables(snap, { ...renderOpts, family: 'IPv4' }).script });
+    } else {
+      const { renderIptables } = await import('../src/proxy/iptables/render.js');
+      const { IptablesApplier } = await import('../src/proxy/runtime/apply.js');
+      const rs = renderIptables(snap, { ...renderOpts, family: 'IPv4' });
+      await new IptablesApplier({ netns: nodeNs }).apply({ kind: 'iptables', family: 'IPv4', restore: rs.restore, jumps: rs.jumps });
+    }
+    log(`[4] ${opts.dataplaneMode} rules for ${n + 1} services applied in ${nodeNs}`);
+    return await dataplane(nodeNs, podNs, clientNs, opts.dataplaneMode, n + 1);
+  } finally {
+    delNs(podNs);
+    delNs(nodeNs);
   }
 }
 
@@ -496,22 +597,7 @@ async function latencyAndThroughput(): Promise<{ lats: LatencyResult[]; tp: Thro
   };
   const n = opts.latencyServices;
 
-  // Topology: node namespace (lo 192.168.0.10, veth to the pod), pod namespace (10.244.1.2).
-  const nodeNs = 'pb-node';
-  const podNs = 'pb-pod';
-  addNs(nodeNs);
-  addNs(podNs);
-  ip('-n', nodeNs, 'addr', 'add', `${nodeIP}/32`, 'dev', 'lo');
-  ip('link', 'add', 'veth-pb', 'netns', nodeNs, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', podNs);
-  ip('-n', nodeNs, 'addr', 'add', '10.244.1.1/24', 'dev', 'veth-pb');
-  ip('-n', nodeNs, 'link', 'set', 'veth-pb', 'up');
-  ip('-n', podNs, 'addr', 'add', `${sinkPodIP}/24`, 'dev', 'eth0');
-  ip('-n', podNs, 'link', 'set', 'eth0', 'up');
-  ip('-n', podNs, 'route', 'add', 'default', 'via', '10.244.1.1');
-  // Output routing happens before DNAT: the node needs a route for the service range.
-  ip('-n', nodeNs, 'route', 'add', serviceCIDR, 'dev', 'veth-pb');
-  inNs(nodeNs, 'sysctl', '-qw', 'net.ipv4.ip_forward=1', 'net.ipv4.ip_local_port_range=1024 65000', 'net.ipv4.tcp_tw_reuse=1');
-  inNs(podNs, 'sysctl', '-qw', 'net.core.somaxconn=4096');
+  const { nodeNs, podNs, clientNs } = makeTopology();
 
   const dir = mkdtempSync(join(tmpdir(), 'svcnet-pbench-'));
   const api = await startApiServer({
@@ -546,16 +632,8 @@ async function latencyAndThroughput(): Promise<{ lats: LatencyResult[]; tp: Thro
     }));
     log(`    created in ${ms(now() - t0)}`);
     // The sink for part 4: one more ClusterIP service in front of the real pod.
-    await client.create(R.services, NS, {
-      apiVersion: 'v1', kind: 'Service', metadata: { name: 'sink', namespace: NS },
-      spec: { clusterIP: sinkClusterIP, ports: [{ name: 'tcp', port: 80, targetPort: 8080, protocol: 'TCP' }] },
-    } as never);
-    await client.create(R.slices, NS, {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: 'sink-1', namespace: NS, labels: { 'kubernetes.io/service-name': 'sink' } },
-      addressType: 'IPv4', ports: [{ name: 'tcp', port: 8080, protocol: 'TCP' }],
-      endpoints: [{ addresses: [sinkPodIP], conditions: { ready: true }, nodeName }],
-    } as never);
+    await client.create(R.services, NS, sinkService() as never);
+    await client.create(R.slices, NS, sinkSlice() as never);
 
     const lats: LatencyResult[] = [];
     let tp: ThroughputResult | undefined;
@@ -634,7 +712,7 @@ async function latencyAndThroughput(): Promise<{ lats: LatencyResult[]; tp: Thro
         syncMeanMs: ((m.syncProxyRulesLatency.sum() - ss0) / Math.max(1, m.syncProxyRulesLatency.count() - sc0)) * 1000,
         ...(anatomy ? { anatomy } : {}),
       });
-      if (mode === 'nftables' && !tp) tp = await throughput(nodeNs, podNs);
+      if (mode === 'nftables' && !tp) tp = await dataplane(nodeNs, podNs, clientNs, 'nftables (proxy)', n + 1);
       await proxy.close();
       proxy = undefined;
     }
@@ -709,31 +787,57 @@ function report(full: Awaited<ReturnType<typeof fullAndChange>>, lt: { lats: Lat
   }
   out('Goal: p99 < 100 ms.');
   out();
-  const t = lt.tp;
-  const mv = median(t.vipMBs);
-  const mp = median(t.podMBs);
-  const cv = median(t.vipCps);
-  const cp = median(t.podCps);
-  out(`### 4. Data plane, node namespace → pod over a veth (nftables DNAT, ${l0.services + 1} services loaded; median of ${t.vipMBs.length} rounds × ${opts.seconds} s, interleaved)`);
+  reportDataplane(lt.tp);
+}
+
+function reportDataplane(t: ThroughputResult): void {
+  const out = (s = '') => console.log(s);
+  const vip = t.arms.vip!;
+  const pod = t.arms.pod!;
+  const floor = t.arms.floor;
+  const arms = [vip, pod, ...(floor ? [floor] : [])];
+  out(`### 4. Data plane, ${t.from === 'pod' ? 'pod → node → pod over veths (a pod → Service connection)' : 'node namespace → pod over a veth'}: VIP ÷ direct (${t.mode} DNAT, ${t.services} services loaded)`);
   out();
-  const paired = (a: number[], b: number[]) => median(a.map((x, i) => x / b[i]!)).toFixed(3);
-  out('| measure | via ClusterIP | direct to pod IP | VIP ÷ direct (ratio of medians) | median of per-round ratios |');
-  out('|---|---|---|---|---|');
-  out(`| bulk TCP, 1 connection (MB/s) | ${mv.toFixed(0)} | ${mp.toFixed(0)} | **${(mv / mp).toFixed(3)}** | ${paired(t.vipMBs, t.podMBs)} |`);
-  out(`| short connections/s (8 concurrent: connect, half-close, answer) | ${cv.toFixed(0)} | ${cp.toFixed(0)} | **${(cv / cp).toFixed(3)}** | ${paired(t.vipCps, t.podCps)} |`);
-  // CPU per unit: direct ÷ VIP, so that ≥ 1 means the VIP costs no more (what bounds the rate on a busy machine).
-  const cpuRow = (name: string, v: number[], p: number[], digits: number) =>
-    out(`| ${name} | ${median(v).toFixed(digits)} | ${median(p).toFixed(digits)} | **${(median(p) / median(v)).toFixed(3)}** (direct ÷ VIP) | ${paired(p, v)} |`);
-  cpuRow('client + server CPU µs per MB (bulk)', t.vipCpuPerMB, t.podCpuPerMB, 0);
-  cpuRow('client + server CPU µs per connection', t.vipCpuPerConn, t.podCpuPerConn, 1);
+  out(`netload (C) client pinned to CPU ${t.cpus[0]}, server to CPU ${t.cpus[1]}${t.rt ? ', both SCHED_FIFO' : ''}, the same for every arm; ${vip.MBs.length} rounds after ${opts.warmup} warm-up, each every arm back to back (order rotating), ` +
+    `${opts.bulkMB} MB over one connection and ${opts.conns} request/answer connections (${opts.conc} at a time) per arm; paired per-round ratios: median, 95 % bootstrap CI of the median, IQR. Load average ${t.loadBefore} → ${t.loadAfter}.`);
   out();
-  out(`Per round MB/s VIP ${t.vipMBs.map((x) => x.toFixed(0)).join(', ')} / pod ${t.podMBs.map((x) => x.toFixed(0)).join(', ')}; conn/s VIP ${t.vipCps.map((x) => x.toFixed(0)).join(', ')} / pod ${t.podCps.map((x) => x.toFixed(0)).join(', ')}; CPU µs/conn VIP ${t.vipCpuPerConn.map((x) => x.toFixed(1)).join(', ')} / pod ${t.podCpuPerConn.map((x) => x.toFixed(1)).join(', ')}; connection errors ${t.errors}. CPU: the client's own (from its first connection) plus every thread of the server, from /proc/PID/task/*/schedstat (the kernel's work in their context included; softirq work done by ksoftirqd is not). Goal: ratio ≥ 0.95.`);
+  out(`| measure | ${arms.map((a) => `${a.label} (median)`).join(' | ')} | **VIP ÷ direct** (paired: median, 95% CI, IQR) |${floor ? ' VIP ÷ bare DNAT (paired) |' : ''}`);
+  out(`|---|${arms.map(() => '---|').join('')}---|${floor ? '---|' : ''}`);
+  type Key = 'MBs' | 'cps' | 'cpuPerMB' | 'cpuPerConn' | 'clientPerConn';
+  // Rates: VIP ÷ other; CPU per unit: other ÷ VIP, so that ≥ 1 always means the VIP costs no more.
+  const row = (name: string, k: Key, d: number, cpu: boolean) => {
+    const r = (o: ArmSeries) => fmtPaired(cpu ? paired(o[k], vip[k]) : paired(vip[k], o[k]));
+    out(`| ${name} | ${arms.map((a) => median(a[k]).toFixed(d)).join(' | ')} | ${r(pod)} |${floor ? ` ${r(floor)} |` : ''}`);
+  };
+  row('bulk TCP, MB/s', 'MBs', 0, false);
+  row('connections/s', 'cps', 0, false);
+  row('client + server CPU µs per MB (ratio: other ÷ VIP)', 'cpuPerMB', 1, true);
+  row('client + server CPU µs per connection (other ÷ VIP)', 'cpuPerConn', 1, true);
+  row('client CPU µs per connection (other ÷ VIP; the DNAT happens here)', 'clientPerConn', 1, true);
+  out();
+  out(`Run-queue wait of client + server (others on their CPUs) ÷ wall time, median: ${arms.map((a) => `${a.label} ${(median(a.wait) * 100).toFixed(1)} %`).join(', ')}. ` +
+    `Connection errors ${t.errors}; conntrack entries in the node namespace at the end ${t.conntrackCount || '?'}${t.natEvidence ? `; ${t.natEvidence}` : ''}. CPU: the client's own (CLOCK_PROCESS_CPUTIME_ID) plus every thread of the server (/proc/PID/task/*/schedstat); the kernel's work in their context is included, softirq work done by ksoftirqd is not.`);
+  out();
+  const bulk = paired(vip.MBs, pod.MBs);
+  const conn = paired(vip.cps, pod.cps);
+  const cpuMB = paired(pod.cpuPerMB, vip.cpuPerMB);
+  const cpuConn = paired(pod.cpuPerConn, vip.cpuPerConn);
+  const iv = (p: Paired) => `${p.median.toFixed(3)} [${p.ci[0].toFixed(3)}, ${p.ci[1].toFixed(3)}]`;
+  out(`VERDICT (a) VIP ÷ direct ≥ 0.95 [${t.mode}]: throughput ${iv(bulk)} ${verdict(bulk, 0.95)}; conn/s ${iv(conn)} ${verdict(conn, 0.95)}; ` +
+    `CPU direct÷VIP per MB ${iv(cpuMB)}, per conn ${iv(cpuConn)}` +
+    (floor ? `; VIP ÷ bare DNAT conn/s ${iv(paired(vip.cps, floor.cps))}` : '') + ` (95% CIs; load ${t.loadAfter})`);
 }
 
 // ---------------------------------------------------------------- main
 
 async function inside(): Promise<void> {
   const t0 = now();
+  if (opts.dataplaneOnly) {
+    log(`proxy bench, data plane only (${opts.dataplaneMode}, ${opts.latencyServices} services)`);
+    reportDataplane(await dataplaneOnly());
+    log(`done in ${ms(now() - t0)}`);
+    return;
+  }
   log(`proxy bench${quick ? ' (--quick)' : ''}: sizes ${opts.sizes.join(', ')}; latency at ${opts.latencyServices} services, ${opts.flips} flips`);
   const full = opts.skipFull ? { rows: [], changes: [], changeServices: 0 } : await fullAndChange();
   const lt = await latencyAndThroughput();
