@@ -5,6 +5,8 @@
 //
 //   npm run build && node dist/bench/api.js [--creates 3000] [--clients 100] [--watchers 100]
 //       [--rates 100,250,500] [--open-seconds 5] [--builds DIR,DIR] [--cpu-prof DIR] [--dir DIR]
+//   node dist/bench/api.js --writes 2000 [--write-clients 10] [--write-watchers 2] [--rounds 4]
+//       [--storage memory|sqlite] [--kinds create,status,slice,endpoints] [--builds DIR,DIR] [--cpu-prof DIR]
 //
 // Phases, per storage:
 //  - saturated: `clients` connections each send the next create as soon as the
@@ -29,6 +31,10 @@
 // windows of --open-seconds: on a shared machine the fairest before/after,
 // since both see the same disk stalls and the same CPU contention.
 // --cpu-prof DIR writes a V8 CPU profile of each apiserver child into DIR.
+// --writes N instead measures the apiserver's CPU per write for N writes of
+// each kind: ConfigMap create, pods/status merge patch, EndpointSlice PUT and
+// Endpoints PUT (the churn path), with watches open; with --builds, all
+// builds' servers run at once and take turns (--rounds turns per kind).
 // --dir DIR puts the servers' data directories (the SQLite file) in DIR instead
 // of the system temp directory: e.g. /dev/shm (tmpfs, where fsync costs
 // nothing) separates the software's own latency from the disk's.
@@ -98,9 +104,15 @@ async function serverLoopDelay(t: Target): Promise<LoopDelay> {
 
 /** CPU seconds (user + system) the child has used. */
 function serverCpu(t: Target): number {
+  const c = serverCpuSplit(t);
+  return c.user + c.sys;
+}
+
+/** The child's user and system CPU seconds. */
+function serverCpuSplit(t: Target): { user: number; sys: number } {
   const stat = readFileSync(`/proc/${t.child.pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, sys: Number(fields[12]) / 100 };
 }
 
 /** fdatasync of a 4 KiB overwrite every 20 ms in dir, until stopped: the disk's sync latency. */
@@ -130,9 +142,10 @@ function syncProbe(dir: string): () => number[] {
 function call(t: Target, method: string, path: string, body?: unknown, agent = t.agent): Promise<{ code: number; body: string }> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
+    const ct = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json';
     const req = request({
       host: t.base.hostname, port: t.base.port, method, path, agent,
-      headers: { Authorization: `Bearer ${t.token}`, 'Content-Type': 'application/json', ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}) },
+      headers: { Authorization: `Bearer ${t.token}`, 'Content-Type': ct, ...(data ? { 'Content-Length': Buffer.byteLength(data) } : {}) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -335,6 +348,194 @@ async function sideBySide(builds: string[], o: { rate: number; seconds: number; 
   }
 }
 
+/** A watch that reads and drops every event (a controller's informer, as far as the server's work goes). */
+function drainWatch(t: Target, path: string): { close(): void } {
+  const req = request({ host: t.base.hostname, port: t.base.port, path, agent: t.agent, headers: { Authorization: `Bearer ${t.token}` } }, (res) => {
+    res.on('data', () => undefined);
+  });
+  req.on('error', () => undefined);
+  req.end();
+  return { close: () => req.destroy() };
+}
+
+const podFor = (i: number): Record<string, unknown> => ({
+  apiVersion: 'v1', kind: 'Pod',
+  metadata: { name: `p-${i}`, labels: { app: `svc-${i % 20}`, 'pod-template-hash': '5d8f7c9b4' } },
+  spec: { nodeName: `node-${i % 3}`, containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9', ports: [{ containerPort: 8080 }] }] },
+});
+
+const ip = (i: number, k: number): string => `10.244.${(i * 10 + k) >> 8 & 255}.${(i * 10 + k) & 255}`;
+
+/** An EndpointSlice as the endpointslice controller writes it: 10 endpoints, one port. */
+const sliceFor = (i: number, flip: number): Record<string, unknown> => ({
+  apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+  metadata: {
+    name: `svc-${i}-abcde`, generateName: `svc-${i}-`,
+    labels: { 'kubernetes.io/service-name': `svc-${i}`, 'endpointslice.kubernetes.io/managed-by': 'endpointslice-controller.k8s.io' },
+    ownerReferences: [{ apiVersion: 'v1', kind: 'Service', name: `svc-${i}`, uid: '6f1c2a9e-0000-4000-8000-000000000000', controller: true, blockOwnerDeletion: true }],
+  },
+  addressType: 'IPv4',
+  endpoints: Array.from({ length: 10 }, (_, k) => {
+    const ready = k !== flip % 10;
+    return {
+      addresses: [ip(i, k)], conditions: { ready, serving: ready, terminating: false },
+      targetRef: { kind: 'Pod', namespace: 'default', name: `p-${i * 10 + k}`, uid: `00000000-0000-4000-8000-${String(i * 10 + k).padStart(12, '0')}` },
+      nodeName: `node-${k % 3}`,
+    };
+  }),
+  ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+});
+
+/** Endpoints as the endpoints controller writes them: 10 addresses, one of them not ready. */
+const endpointsFor = (i: number, flip: number): Record<string, unknown> => {
+  const addr = (k: number) => ({ ip: ip(i, k), nodeName: `node-${k % 3}`, targetRef: { kind: 'Pod', namespace: 'default', name: `p-${i * 10 + k}`, uid: `00000000-0000-4000-8000-${String(i * 10 + k).padStart(12, '0')}` } });
+  const ks = Array.from({ length: 10 }, (_, k) => k);
+  return {
+    apiVersion: 'v1', kind: 'Endpoints',
+    metadata: { name: `svc-${i}`, labels: { app: `svc-${i}` }, annotations: { 'endpoints.kubernetes.io/last-change-trigger-time': '2026-11-01T00:00:00Z' } },
+    subsets: [{
+      addresses: ks.filter((k) => k !== flip % 10).map(addr),
+      notReadyAddresses: [addr(flip % 10)],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    }],
+  };
+};
+
+interface WriteKinds {
+  t: Target;
+  kinds: Record<string, (c: number, k: number) => Promise<unknown>>;
+  close(): void;
+}
+
+/**
+ * One apiserver with the objects of the churn path (500 pods with a status,
+ * 50 EndpointSlices and 50 Endpoints of 10 endpoints each), `watchers`
+ * watches per resource open (a controller manager and a proxy, say), and the
+ * kinds of write to measure. PUTs carry the object as the last answer
+ * returned it (managedFields and resourceVersion included), as a controller
+ * writing from its informer cache does; each client owns its objects, so no
+ * two writes race on one.
+ */
+async function writeTarget(build: string, storage: 'memory' | 'sqlite',
+  o: { clients: number; watchers: number; cpuProf?: string; dir: string }): Promise<WriteKinds> {
+  const t = await startServer(build, storage, o.cpuProf, o.dir);
+  const objects = 50;
+  const watches: { close(): void }[] = [];
+  const ns = '/api/v1/namespaces/default';
+  const must = async (r: Promise<{ code: number; body: string }>, what: string) => {
+    const x = await r;
+    if (x.code >= 300) throw new Error(`${what}: ${x.code} ${x.body}`);
+    return JSON.parse(x.body) as Record<string, unknown> & { metadata: Record<string, unknown> };
+  };
+  const slices: Record<string, unknown>[] = [];
+  const eps: Record<string, unknown>[] = [];
+  for (let i = 0; i < objects * 10; i++) {
+    await must(call(t, 'POST', `${ns}/pods`, podFor(i)), 'pod create');
+    await must(call(t, 'PATCH', `${ns}/pods/p-${i}/status`, { status: { phase: 'Running', podIP: ip(0, i), podIPs: [{ ip: ip(0, i) }], conditions: [{ type: 'Ready', status: 'True' }] } }), 'pod status');
+  }
+  for (let i = 0; i < objects; i++) {
+    slices.push(await must(call(t, 'POST', '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', sliceFor(i, 0)), 'slice create'));
+    eps.push(await must(call(t, 'POST', `${ns}/endpoints`, endpointsFor(i, 0)), 'endpoints create'));
+  }
+  for (let w = 0; w < o.watchers; w++) {
+    for (const p of [`${ns}/pods`, '/apis/discovery.k8s.io/v1/namespaces/default/endpointslices', `${ns}/endpoints`, `${ns}/configmaps`]) {
+      watches.push(drainWatch(t, `${p}?watch=1&allowWatchBookmarks=true`));
+    }
+  }
+  const ready = new Array<boolean>(objects * 10).fill(true);
+  const flips = new Array<number>(objects).fill(0);
+  let cm = 0;
+  const clients = o.clients;
+  const kinds: Record<string, (c: number, k: number) => Promise<unknown>> = {
+    // The floor: what any request costs (HTTPS, routing) without touching an object.
+    'GET /healthz': async () => { const r = await call(t, 'GET', '/healthz'); if (r.code !== 200) throw new Error(`healthz: ${r.code}`); },
+    'ConfigMap create': () => must(call(t, 'POST', `${ns}/configmaps`, configMap(`wc-${cm++}`, { bench: 'x' })), 'create'),
+    'pods/status merge patch': (c, k) => {
+      const i = (c + k * clients) % (objects * 10);
+      ready[i] = !ready[i];
+      return must(call(t, 'PATCH', `${ns}/pods/p-${i}/status`, { status: { conditions: [{ type: 'Ready', status: ready[i] ? 'True' : 'False' }] } }), 'status patch');
+    },
+    'EndpointSlice PUT': async (c, k) => {
+      const i = (c + k * clients) % objects;
+      const cur = slices[i]!;
+      const next = { ...cur, endpoints: (sliceFor(i, ++flips[i]!) as { endpoints: unknown }).endpoints };
+      slices[i] = await must(call(t, 'PUT', `/apis/discovery.k8s.io/v1/namespaces/default/endpointslices/${(cur.metadata as { name: string }).name}`, next), 'slice put');
+    },
+    'Endpoints PUT': async (c, k) => {
+      const i = (c + k * clients) % objects;
+      const cur = eps[i]!;
+      const next = { ...cur, subsets: (endpointsFor(i, flips[i]!) as { subsets: unknown }).subsets };
+      eps[i] = await must(call(t, 'PUT', `${ns}/endpoints/svc-${i}`, next), 'endpoints put');
+    },
+  };
+  return { t, kinds, close: () => watches.forEach((w) => w.close()) };
+}
+
+/**
+ * CPU per write (--writes N): the API server's CPU time per create and per
+ * write of the churn path, each kind alone, `--write-clients` at a time. With
+ * several builds, one server per build runs at once and they take turns
+ * (batches of N / rounds writes, the order alternating), so that each sees
+ * the same load on a shared machine.
+ */
+async function writesMain(builds: string[], o: { writes: number; clients: number; watchers: number; rounds: number; storage: 'memory' | 'sqlite'; kinds?: string[]; cpuProf?: string; dir: string }): Promise<void> {
+  const load = (): string => loadavg()[0]!.toFixed(2);
+  const clients = Math.min(o.clients, 50);
+  process.stderr.write(`api bench, CPU per write: ${o.writes} writes of each kind per build in ${o.rounds} turns, ${clients} clients, ${o.watchers} watchers per resource, ${o.storage}; load average ${load()}\n`);
+  const targets: WriteKinds[] = [];
+  try {
+    for (const b of builds) targets.push(await writeTarget(b, o.storage, { ...o, clients }));
+    const run = async (f: (c: number, k: number) => Promise<unknown>, from: number, n: number) => {
+      await Promise.all(Array.from({ length: clients }, async (_, c) => {
+        for (let k = Math.ceil((from - c) / clients); k * clients + c < from + n; k++) if (k * clients + c >= from) await f(c, k);
+      }));
+    };
+    const names = Object.keys(targets[0]!.kinds).filter((name) => !o.kinds || o.kinds.some((k) => name.toLowerCase().includes(k)));
+    const ms = builds.map(() => new Map<string, { total: number; sys: number; turns: number[] }>());
+    const loads: string[] = [load()];
+    for (const name of names) {
+      for (const x of targets) await run(x.kinds[name]!, 0, Math.min(200, o.writes)); // warm-up: JIT, connections
+      const per = Math.ceil(o.writes / o.rounds);
+      let done = Math.min(200, o.writes);
+      for (let r = 0; r < o.rounds; r++) {
+        const order = builds.map((_, i) => i);
+        if (r % 2) order.reverse();
+        for (const i of order) {
+          const x = targets[i]!;
+          const c0 = serverCpuSplit(x.t);
+          await run(x.kinds[name]!, done, per);
+          const c1 = serverCpuSplit(x.t);
+          const m = ms[i]!.get(name) ?? { total: 0, sys: 0, turns: [] };
+          const cpu = (c1.user + c1.sys - c0.user - c0.sys) * 1000;
+          m.total += cpu;
+          m.sys += (c1.sys - c0.sys) * 1000;
+          m.turns.push(cpu / per);
+          ms[i]!.set(name, m);
+        }
+        done += per;
+      }
+      loads.push(load());
+    }
+    const n = Math.ceil(o.writes / o.rounds) * o.rounds;
+    console.log(`API server CPU ms per write (${o.storage}, ${clients} clients, ${o.watchers} watchers per resource, ${n} writes of each kind per build); in brackets the kernel (system) part, then the range over the ${o.rounds} turns. Load average (1 min) ${loads.join(' → ')}\n`);
+    console.log(`| build | ${names.join(' | ')} |`);
+    console.log(`|---|${names.map(() => '---|').join('')}`);
+    builds.forEach((b, i) => {
+      const cells = names.map((k) => {
+        const m = ms[i]!.get(k)!;
+        const ratio = i > 0 ? ` ${(m.total / ms[0]!.get(k)!.total).toFixed(2)}×` : '';
+        return `${(m.total / n).toFixed(3)} (${(m.sys / n).toFixed(3)}; ${Math.min(...m.turns).toFixed(2)}–${Math.max(...m.turns).toFixed(2)})${ratio}`;
+      });
+      console.log(`| ${b} | ${cells.join(' | ')} |`);
+    });
+  } finally {
+    for (const x of targets) {
+      x.close();
+      await stopServer(x.t);
+    }
+  }
+}
+
 async function main(): Promise<void> {
   const creates = num('creates', 3000);
   const clients = num('clients', 100);
@@ -346,6 +547,14 @@ async function main(): Promise<void> {
   const cpuProf = process.argv.includes('--cpu-prof') ? resolve(arg('cpu-prof', '.')) : undefined;
   const dir = resolve(arg('dir', tmpdir()));
   const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+  if (process.argv.includes('--writes')) {
+    await writesMain(builds, {
+      writes: num('writes', 2000), clients: num('write-clients', 10), watchers: num('write-watchers', 2), rounds: num('rounds', 4),
+      storage: arg('storage', 'memory') === 'sqlite' ? 'sqlite' : 'memory', cpuProf, dir,
+      kinds: process.argv.includes('--kinds') ? arg('kinds', '').toLowerCase().split(',') : undefined,
+    });
+    return;
+  }
   if (process.argv.includes('--side-by-side')) {
     process.stderr.write(`api bench side by side: ${builds.join(', ')}; data in ${dir}; load average ${load()}\n`);
     await sideBySide(builds, { rate: rates[0]!, seconds: openSeconds, windows: num('side-by-side', 6), clients, dir });

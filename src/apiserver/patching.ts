@@ -31,14 +31,23 @@ function schemaFor(apiVersion: string, kind: string): PatchSchema {
   return s;
 }
 
+const withStatus = new Map<string, boolean>();
 function hasStatusSubresource(apiVersion: string, kind: string): boolean {
-  return resources.some((r) => groupVersion(r) === apiVersion && r.kind === kind && r.subresources.includes('status'));
+  const k = `${apiVersion}/${kind}`;
+  let v = withStatus.get(k);
+  if (v === undefined) {
+    v = resources.some((r) => groupVersion(r) === apiVersion && r.kind === kind && r.subresources.includes('status'));
+    withStatus.set(k, v);
+  }
+  return v;
 }
+
+const STATUS_ONLY: string[][] = [['status']];
 
 /** What a write to the main resource may not own: status lives behind /status. */
 function resetFields(apiVersion: string, kind: string, subresource: string): string[][] | undefined {
   if (subresource === 'status') return undefined;
-  return hasStatusSubresource(apiVersion, kind) ? [['status']] : undefined;
+  return hasStatusSubresource(apiVersion, kind) ? STATUS_ONLY : undefined;
 }
 
 export function applyPatch(type: PatchType, current: Obj | undefined, patch: unknown, ctx: PatchContext): unknown {

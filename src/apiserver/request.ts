@@ -24,10 +24,24 @@ export type PathKind =
   | { kind: 'root'; legacy: boolean }
   | { kind: 'other' };
 
+let gvrIndex: Map<string, ResourceInfo> | undefined;
+/** Resources by group/version/plural (the first one listed, as a find over them would give). */
+function byGVR(): Map<string, ResourceInfo> {
+  if (!gvrIndex) {
+    gvrIndex = new Map();
+    for (const r of resources) {
+      const k = `${r.group}/${r.version}/${r.plural}`;
+      if (!gvrIndex.has(k)) gvrIndex.set(k, r);
+    }
+  }
+  return gvrIndex;
+}
+
 export function parseApiPath(pathname: string): PathKind {
   let parts: string[];
   try {
-    parts = pathname.split('/').filter((p) => p !== '').map((p) => decodeURIComponent(p));
+    parts = pathname.split('/').filter((p) => p !== '');
+    if (pathname.includes('%')) parts = parts.map((p) => decodeURIComponent(p));
   } catch {
     return { kind: 'other' };
   }
@@ -50,7 +64,7 @@ function parseGV(group: string, version: string, rest: string[]): PathKind {
     legacyWatch = true;
     rest = rest.slice(1);
   }
-  const known = (plural: string) => resources.find((r) => r.group === group && r.version === version && r.plural === plural);
+  const known = (plural: string) => byGVR().get(`${group}/${version}/${plural}`);
   let namespace: string | undefined;
   // /namespaces/<ns>/<resource>/... addresses a namespaced resource; /namespaces/<name>[/status|/finalize] the namespace itself.
   if (rest[0] === 'namespaces' && rest.length >= 3 && known(rest[2]!)?.namespaced) {
@@ -69,4 +83,21 @@ function parseGV(group: string, version: string, rest: string[]): PathKind {
       legacyWatch,
     },
   };
+}
+
+/** A path that `new URL` hands back unchanged: characters it never escapes, no dot segments. */
+const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
+const DOT_SEGMENT = /\/\.\.?(?:\/|$)/;
+
+/** The pathname and query of a request target, as new URL(target, base) gives them (without building one when it is plain). */
+export function splitRequestURL(target: string): { path: string; q: URLSearchParams } {
+  const i = target.indexOf('?');
+  const path = i < 0 ? target : target.slice(0, i);
+  if (PLAIN_PATH.test(path) && path[1] !== '/' && !DOT_SEGMENT.test(path) && !target.includes('#')) {
+    const query = i < 0 ? '' : target.slice(i + 1);
+    // URLSearchParams drops one leading '?', which here belongs to the query.
+    return { path, q: new URLSearchParams(query.startsWith('?') ? '&' + query : query) };
+  }
+  const url = new URL(target, 'http://localhost');
+  return { path: url.pathname, q: url.searchParams };
 }

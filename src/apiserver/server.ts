@@ -13,7 +13,7 @@ import {
   aggregatedDiscovery, apiGroup, apiGroupList, apiResourceList, apiVersions, DISCOVERY_V2_CONTENT_TYPE, versionInfo,
 } from './discovery.js';
 import { decodeBody, mediaType, negotiate, queryBool, readBody, sendJSON, sendStatusError, toStatusError, type AcceptTarget } from './http.js';
-import { parseApiPath, type RequestInfo } from './request.js';
+import { parseApiPath, splitRequestURL, type RequestInfo } from './request.js';
 import { clone, Registry, type DeleteOptions, type Obj, type ObjFilter, type ObjWatchEvent, type Strategy } from './registry/generic.js';
 import { buildFilter } from './selectors.js';
 import { toTable, toPartialMetadata, type TableOptions } from './printing.js';
@@ -21,7 +21,8 @@ import { applyPatch, managerFromUserAgent, trackManagedFields, type PatchType } 
 import { openapiHandler, checkUnknownFields, pruneFields } from './openapi-routes.js';
 import { strategies, type ClusterConfig } from './strategies.js';
 import { logger } from '../log.js';
-import { typeError } from './typecheck.js';
+import { typeError, wellFormed } from './typecheck.js';
+import { jsonOf } from './wire.js';
 import { directDialer, makeProxyHandlers, writeStatusToSocket, type Dialer, type ProxyUpgradeHandler } from './proxy.js';
 import { decodeK8sProtobuf, hasProtobufSchema, isProtobuf, ProtobufDecodeError } from './protobuf/decode.js';
 
@@ -37,7 +38,6 @@ export interface ApiServerOptions {
 interface Ctx {
   req: IncomingMessage;
   res: ServerResponse;
-  url: URL;
   q: URLSearchParams;
 }
 
@@ -151,9 +151,8 @@ export class ApiServer {
   }
 
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const ctx: Ctx = { req, res, url, q: url.searchParams };
-    const path = url.pathname;
+    const { path, q } = splitRequestURL(req.url ?? '/');
+    const ctx: Ctx = { req, res, q };
     const start = Date.now();
     res.on('finish', () => logger.debug('request', { verb: req.method, path, code: res.statusCode, ms: Date.now() - start }));
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
@@ -167,7 +166,9 @@ export class ApiServer {
       return sendStatusError(res, e);
     }
     if (path.startsWith('/openapi/')) return openapiHandler(ctx.req, res, path, ctx.q);
-    for (const [prefix, h] of this.nonResourceHandlers) if (path === prefix || path.startsWith(prefix + '/')) return h(req, res, url);
+    for (const [prefix, h] of this.nonResourceHandlers) {
+      if (path === prefix || path.startsWith(prefix + '/')) return h(req, res, new URL(req.url ?? '/', 'http://localhost'));
+    }
     const p = parseApiPath(path);
     switch (p.kind) {
       case 'root': return this.serveRoot(ctx, p.legacy);
@@ -252,10 +253,20 @@ export class ApiServer {
   }
 
 
+  /** Negotiated Accept headers: clients send the same few over and over. */
+  private readonly acceptCache = new Map<string, AcceptTarget | undefined>();
+
   private tableOpts(ctx: Ctx): AcceptTarget | undefined {
-    return negotiate(ctx.req.headers['accept'], (t) =>
+    const accept = ctx.req.headers['accept'];
+    if (accept !== undefined && this.acceptCache.has(accept)) return this.acceptCache.get(accept);
+    const t = negotiate(accept, (t) =>
       !t.as || ((t.as === 'Table' || t.as === 'PartialObjectMetadata' || t.as === 'PartialObjectMetadataList') &&
         t.group === 'meta.k8s.io' && (t.version === 'v1' || t.version === 'v1beta1')));
+    if (accept !== undefined) {
+      if (this.acceptCache.size >= 256) this.acceptCache.clear();
+      this.acceptCache.set(accept, t ? Object.freeze(t) : t);
+    }
+    return t;
   }
 
   private encodeOne(ctx: Ctx, reg: Registry, obj: Obj): { body: unknown; contentType: string } {
@@ -355,7 +366,10 @@ export class ApiServer {
 
   /** fieldValidation=Strict|Warn|Ignore: unknown fields are refused, warned about, or dropped silently. */
   private fieldValidation(ctx: Ctx, reg: Registry, o: Obj): void {
-    const te = typeError(o, groupVersion(reg.info), reg.info.kind);
+    const gv = groupVersion(reg.info);
+    // One cheap walk says whether there is anything to report; the walks that word it run only then.
+    const ok = wellFormed(o, gv, reg.info.kind);
+    const te = ok ? undefined : typeError(o, gv, reg.info.kind);
     if (te) {
       const k = reg.info.kind;
       throw errors.badRequest(`${k} in version "${reg.info.version}" cannot be handled as a ${k}: ${te}`);
@@ -364,7 +378,8 @@ export class ApiServer {
     if (mode !== 'Strict' && mode !== 'Warn' && mode !== 'Ignore') {
       throw errors.badRequest(`fieldValidation must be one of "Ignore", "Warn", or "Strict", got "${mode}"`);
     }
-    const unknown = checkUnknownFields(o, groupVersion(reg.info), reg.info.kind);
+    if (ok) return;
+    const unknown = checkUnknownFields(o, gv, reg.info.kind);
     if (!unknown.length) return;
     if (mode === 'Strict') {
       const k = reg.info.kind;
@@ -407,20 +422,28 @@ export class ApiServer {
     const o = await this.decodeObject(ctx, reg);
     this.checkNamespace(ctx, reg, info, o);
     await this.admitNamespace(reg, info.namespace);
-    const created = await reg.create(o, this.writeOptions(ctx));
+    const created = await reg.create(o, { ...this.writeOptions(ctx), owned: true });
     const { body, contentType } = this.encodeOne(ctx, reg, created);
     sendJSON(ctx.res, 201, body, contentType);
   }
 
   private async update(ctx: Ctx, reg: Registry, info: RequestInfo): Promise<void> {
-    const o = await this.decodeObject(ctx, reg);
-    this.checkNamespace(ctx, reg, info, o);
-    if (o.metadata.name !== undefined && o.metadata.name !== info.name) {
-      throw errors.badRequest(`the name of the object (${o.metadata.name}) does not match the name on the URL (${info.name})`);
-    }
-    o.metadata.name = info.name;
+    const raw = await readBody(ctx.req);
+    const decode = async (): Promise<Obj> => {
+      const o = await this.decodeObject(ctx, reg, raw);
+      this.checkNamespace(ctx, reg, info, o);
+      if (o.metadata.name !== undefined && o.metadata.name !== info.name) {
+        throw errors.badRequest(`the name of the object (${o.metadata.name}) does not match the name on the URL (${info.name})`);
+      }
+      o.metadata.name = info.name;
+      return o;
+    };
+    const first = await decode();
+    let attempts = 0;
     const sub = info.subresource === 'status' ? 'status' : '';
-    const { obj } = await reg.guaranteedUpdate(info.namespace, info.name!, () => o, { ...this.writeOptions(ctx), subresource: sub });
+    // The registry works on the decoded body itself; a retry after a conflict decodes it afresh.
+    const { obj } = await reg.guaranteedUpdate(info.namespace, info.name!, () => (attempts++ === 0 ? first : decode()),
+      { ...this.writeOptions(ctx), subresource: sub, owned: true });
     const { body, contentType } = this.encodeOne(ctx, reg, obj);
     sendJSON(ctx.res, 200, body, contentType);
   }
@@ -478,7 +501,7 @@ export class ApiServer {
       const patchRV = (patch as { metadata?: { resourceVersion?: string } } | null)?.metadata?.resourceVersion;
       n.metadata.resourceVersion = pt === 'json' ? (n.metadata.resourceVersion === cur.metadata.resourceVersion ? undefined : n.metadata.resourceVersion) : patchRV;
       return n;
-    }, { ...opts, subresource: sub, createIfAbsent });
+    }, { ...opts, subresource: sub, createIfAbsent, owned: pt !== 'apply' });
     const { body: out, contentType } = this.encodeOne(ctx, reg, obj);
     sendJSON(ctx.res, created ? 201 : 200, out, contentType);
   }
@@ -673,17 +696,29 @@ export class ApiServer {
           object = toPartialMetadata(e.object, t.version!);
         }
       }
-      return JSON.stringify({ type: e.type, object }) + '\n';
+      // A plain object's JSON is usually the one the write computed, shared by every watcher.
+      return `{"type":${JSON.stringify(e.type)},"object":${jsonOf(object)}}\n`;
     };
     let closed = false;
     let watcher: { close(): void } | undefined;
     const timers: NodeJS.Timeout[] = [];
+    // Events delivered in one turn (the store hands them over revision by
+    // revision) go out in one write: one TLS record and one syscall per turn
+    // and watcher rather than per event.
+    let out = '';
+    let outScheduled = false;
+    const flushOut = () => {
+      outScheduled = false;
+      if (out && !res.writableEnded) res.write(out);
+      out = '';
+    };
     const stop = () => {
       if (closed) return;
       closed = true;
       watcher?.close();
       timers.forEach(clearTimeout);
       this.openWatches.delete(stop);
+      flushOut();
       if (!res.writableEnded) res.end();
     };
     const buffered: ObjWatchEvent[] = [];
@@ -695,6 +730,7 @@ export class ApiServer {
         write(events);
       }, (err) => {
         if (closed) return;
+        flushOut();
         res.write(JSON.stringify({ type: 'ERROR', object: err.status }) + '\n');
         stop();
       });
@@ -714,7 +750,12 @@ export class ApiServer {
         const rv = Number(e.object.metadata?.resourceVersion);
         if (rv > lastRev) lastRev = rv;
       }
-      if (chunk) res.write(chunk);
+      if (!chunk) return;
+      out += chunk;
+      if (!outScheduled) {
+        outScheduled = true;
+        process.nextTick(flushOut);
+      }
     };
     this.openWatches.add(stop);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });

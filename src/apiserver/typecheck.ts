@@ -95,3 +95,52 @@ export function typeError(obj: unknown, apiVersion: string, kind: string): strin
   }
   return undefined;
 }
+
+const resolved = new WeakMap<Schema, Schema>();
+
+/** resolveSchema, remembered per schema object (the schemas are frozen and live for the process). */
+function resolveCached(s: Schema): Schema {
+  let r = resolved.get(s);
+  if (!r) {
+    r = resolveSchema(s);
+    resolved.set(s, r);
+  }
+  return r;
+}
+
+/**
+ * Whether obj certainly has no type error (typeError) and no field its schema
+ * does not declare (unknownFields): one walk without building any path, so
+ * that a well-formed body, the usual case, costs little. False means "look
+ * closer" with those two functions, which give the messages.
+ */
+export function wellFormed(obj: unknown, apiVersion: string, kind: string): boolean {
+  const root = schemaFor(apiVersion, kind);
+  return !root || clean(obj, root);
+}
+
+function clean(v: unknown, s: Schema): boolean {
+  const r = resolveCached(s);
+  if (!fits(v, r)) return false;
+  if (v === null || typeof v !== 'object') return true;
+  if (r.oneOf) {
+    // unknownFields stops at a oneOf (IntOrString, Quantity); typeError would look further if it could.
+    return !r.items && !r.properties && !(r.additionalProperties && typeof r.additionalProperties === 'object');
+  }
+  if (Array.isArray(v)) {
+    if (r.items) for (const item of v) if (!clean(item, r.items)) return false;
+    return true;
+  }
+  const o = v as Record<string, unknown>;
+  if (r.properties) {
+    const props = r.properties;
+    for (const k of Object.keys(o)) {
+      const cs = Object.prototype.hasOwnProperty.call(props, k) ? props[k] : undefined;
+      if (!cs || !clean(o[k], cs)) return false;
+    }
+  } else if (r.additionalProperties && typeof r.additionalProperties === 'object') {
+    const ap = r.additionalProperties;
+    for (const k of Object.keys(o)) if (!clean(o[k], ap)) return false;
+  }
+  return true;
+}

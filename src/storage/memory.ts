@@ -16,6 +16,9 @@ import { StoreBase } from './base.js';
 
 export type MemoryStoreOptions = WatchOptions;
 
+/** A UTF-16 unit at or above the first surrogate. */
+const HIGH_UNIT = /[\uD800-\uFFFF]/;
+
 export class MemoryStore extends StoreBase {
   readonly kind = 'memory';
   private readonly data = new Map<string, KeyValue>();
@@ -134,6 +137,17 @@ export class MemoryStore extends StoreBase {
   private lowerBound(key: string): number {
     let lo = 0;
     let hi = this.keys.length;
+    // JS string order is UTF-16 order, which differs from UTF-8 byte order only
+    // where both strings hold a unit >= U+D800 at the first difference: for a
+    // key without one (every key the apiserver writes), `<` is the same order.
+    if (!HIGH_UNIT.test(key)) {
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (this.keys[mid] < key) lo = mid + 1;
+        else hi = mid;
+      }
+      return lo;
+    }
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if (compareKeys(this.keys[mid], key) < 0) lo = mid + 1;

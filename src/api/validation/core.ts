@@ -130,7 +130,12 @@ function validateEndpointPort(port: EndpointPort, requireName: boolean, p: Path)
 }
 
 export function ValidateEndpoints(ep: Endpoints, opts: EndpointValidationOptions = {}): FieldError[] {
-  const errs = ValidateObjectMeta(ep.metadata, true, NameIsDNSSubdomain, Path.root('metadata'));
+  return [...ValidateObjectMeta(ep.metadata, true, NameIsDNSSubdomain, Path.root('metadata')), ...validateEndpointsContent(ep, opts)];
+}
+
+/** Everything ValidateEndpoints checks but the metadata. */
+function validateEndpointsContent(ep: Endpoints, opts: EndpointValidationOptions): FieldError[] {
+  const errs: FieldError[] = [];
   (ep.subsets ?? []).forEach((ss, i) => {
     const p = Path.root('subsets').index(i);
     // Ports may be absent (headless services), addresses may not.
@@ -146,7 +151,8 @@ export function ValidateEndpoints(ep: Endpoints, opts: EndpointValidationOptions
 
 export function ValidateEndpointsUpdate(ep: Endpoints, old: Endpoints, opts: EndpointValidationOptions = {}): FieldError[] {
   const errs = ValidateObjectMetaUpdate(ep.metadata, old.metadata, Path.root('metadata'));
-  errs.push(...ValidateEndpoints(ep, opts).filter((e) => !e.field.startsWith('metadata.')));
+  // ValidateEndpoints without its metadata part (the update checks metadata its own way).
+  errs.push(...validateEndpointsContent(ep, opts));
   return errs;
 }
 

@@ -30,7 +30,12 @@ function validateFQDN(p: Path, name: string): FieldError[] {
 }
 
 export function ValidateEndpointSlice(es: EndpointSlice, opts: EndpointValidationOptions = {}): FieldError[] {
-  const errs = ValidateObjectMeta(es.metadata, true, NameIsDNSSubdomain, Path.root('metadata'));
+  return [...ValidateObjectMeta(es.metadata, true, NameIsDNSSubdomain, Path.root('metadata')), ...validateEndpointSliceContent(es, opts)];
+}
+
+/** Everything ValidateEndpointSlice checks but the metadata. */
+function validateEndpointSliceContent(es: EndpointSlice, opts: EndpointValidationOptions): FieldError[] {
+  const errs: FieldError[] = [];
   const at = es.addressType ?? '';
   if (!at) errs.push(field.required(Path.root('addressType'), ''));
   else if (!supportedAddressTypes.includes(at)) errs.push(field.notSupported(Path.root('addressType'), at, supportedAddressTypes));
@@ -89,7 +94,8 @@ export function ValidateEndpointSlice(es: EndpointSlice, opts: EndpointValidatio
 
 export function ValidateEndpointSliceUpdate(es: EndpointSlice, old: EndpointSlice, opts: EndpointValidationOptions = {}): FieldError[] {
   const errs = ValidateObjectMetaUpdate(es.metadata, old.metadata, Path.root('metadata'));
-  errs.push(...ValidateEndpointSlice(es, opts).filter((e) => !e.field.startsWith('metadata.')));
+  // ValidateEndpointSlice without its metadata part (the update checks metadata its own way).
+  errs.push(...validateEndpointSliceContent(es, opts));
   errs.push(...ValidateImmutableField(es.addressType ?? '', old.addressType ?? '', Path.root('addressType')));
   return errs;
 }

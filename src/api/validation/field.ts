@@ -4,16 +4,28 @@ import type { FieldError } from '../errors.js';
 
 /** A field path as field.Path prints it: `spec.ports[0].name`, `metadata.labels[app]`. */
 export class Path {
-  private constructor(private readonly text: string) {}
+  // The text is built when an error asks for it: validators derive a path for
+  // every field they visit, and most objects have no error at all.
+  private text: string | undefined;
+  private constructor(
+    private readonly parent: Path | undefined,
+    private readonly step: (parent: string) => string,
+    text?: string,
+  ) {
+    this.text = text;
+  }
   static root(...names: string[]): Path {
-    return new Path(names.join('.'));
+    return new Path(undefined, () => '', names.join('.'));
   }
   child(...names: string[]): Path {
-    return new Path([this.text, ...names].filter((s) => s !== '').join('.'));
+    return new Path(this, (t) => [t, ...names].filter((s) => s !== '').join('.'));
   }
-  index(i: number): Path { return new Path(`${this.text}[${i}]`); }
-  key(k: string): Path { return new Path(`${this.text}[${k}]`); }
-  toString(): string { return this.text; }
+  index(i: number): Path { return new Path(this, (t) => `${t}[${i}]`); }
+  key(k: string): Path { return new Path(this, (t) => `${t}[${k}]`); }
+  toString(): string {
+    if (this.text === undefined) this.text = this.step(this.parent ? this.parent.toString() : '');
+    return this.text;
+  }
 }
 
 export const field = {

@@ -52,20 +52,27 @@ function xtoi(s: string, start: number): [n: number, end: number, ok: boolean] {
 }
 
 function parseIPv4(s: string): Uint8Array | undefined {
-  const p = new Uint8Array(4);
+  const octets = [0, 0, 0, 0];
   let pos = 0;
   for (let i = 0; i < 4; i++) {
     if (pos >= s.length) return undefined;
     if (i > 0) {
-      if (s[pos] !== '.') return undefined;
+      if (s.charCodeAt(pos) !== 46 /* . */) return undefined;
       pos++;
     }
-    const [n, end, ok] = dtoi(s, pos);
-    if (!ok || n > 0xff) return undefined;
-    pos = end;
-    p[i] = n;
+    // dtoi, inline: decimal digits up to the first non-digit.
+    let n = 0;
+    const start = pos;
+    for (; pos < s.length; pos++) {
+      const c = s.charCodeAt(pos) - 48;
+      if (c < 0 || c > 9) break;
+      n = n * 10 + c;
+      if (n >= big) return undefined;
+    }
+    if (pos === start || n > 0xff) return undefined;
+    octets[i] = n;
   }
-  return pos === s.length ? p : undefined;
+  return pos === s.length ? Uint8Array.from(octets) : undefined;
 }
 
 function parseIPv6(s: string): Uint8Array | undefined {

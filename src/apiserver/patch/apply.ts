@@ -77,6 +77,12 @@ interface Manager {
   subresource: string;
   time: string | undefined;
   set: FieldSet;
+  /**
+   * The FieldsV1 `set` was decoded from, when it is exactly what encoding
+   * `set` gives: an entry whose fields did not change is written back as it
+   * was, not re-encoded.
+   */
+  raw?: JsonObject;
 }
 
 type Managers = Map<string, Manager>;
@@ -106,8 +112,15 @@ function printManager(m: Manager): string {
   return s;
 }
 
+let lastSecond = NaN;
+let lastTimeString = '';
 function timeString(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const sec = Math.floor(d.getTime() / 1000);
+  if (sec !== lastSecond) {
+    lastSecond = sec;
+    lastTimeString = d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return lastTimeString;
 }
 
 function decodeManagedFields(v: JsonValue | undefined): Managers {
@@ -120,14 +133,16 @@ function decodeManagedFields(v: JsonValue | undefined): Managers {
     if (typeof e.apiVersion !== 'string' || e.apiVersion === '') throw new Error('apiVersion must not be empty');
     if (e.fieldsType === undefined || e.fieldsType === '') throw new Error(`missing fieldsType in managed fields entry ${i}`);
     if (e.fieldsType !== 'FieldsV1') throw new Error(`invalid fieldsType "${String(e.fieldsType)}" in managed fields entry ${i}`);
+    const form = { canonical: true };
     const m: Manager = {
       manager: typeof e.manager === 'string' ? e.manager : '',
       operation: e.operation,
       apiVersion: e.apiVersion,
       subresource: typeof e.subresource === 'string' ? e.subresource : '',
       time: typeof e.time === 'string' ? e.time : undefined,
-      set: FieldSet.fromFieldsV1(e.fieldsV1),
+      set: FieldSet.fromFieldsV1(e.fieldsV1, form),
     };
+    if (form.canonical && isObject(e.fieldsV1)) m.raw = e.fieldsV1;
     out.set(managerKey(m), m);
   });
   return out;
@@ -139,7 +154,7 @@ function encodeManagedFields(managers: Managers): ManagedFieldsEntry[] {
     const e: ManagedFieldsEntry = { manager: m.manager, operation: m.operation, apiVersion: m.apiVersion };
     if (m.time) e.time = m.time;
     e.fieldsType = 'FieldsV1';
-    e.fieldsV1 = m.set.toFieldsV1();
+    e.fieldsV1 = m.raw ?? m.set.toFieldsV1();
     if (m.subresource) e.subresource = m.subresource;
     return e;
   });
@@ -156,11 +171,41 @@ function withoutManagedFields(obj: JsonObject): JsonObject {
   return o;
 }
 
+/** obj without metadata.managedFields, sharing everything else with obj (for code that only reads it). */
+function shallowWithoutManagedFields(obj: JsonObject): JsonObject {
+  if (!isObject(obj.metadata)) return { ...obj };
+  const metadata = { ...obj.metadata };
+  delete metadata.managedFields;
+  return { ...obj, metadata };
+}
+
+/** deepEqual of two objects, metadata.managedFields left out. */
+function equalButManagedFields(a: JsonObject, b: JsonObject): boolean {
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  for (const k of ka) {
+    if (!Object.prototype.hasOwnProperty.call(b, k)) return false;
+    if (k !== 'metadata') {
+      if (!deepEqual(a[k], b[k])) return false;
+      continue;
+    }
+    const ma = a[k], mb = b[k];
+    if (!isObject(ma) || !isObject(mb)) {
+      if (!deepEqual(ma, mb)) return false;
+      continue;
+    }
+    const ja = Object.keys(ma).filter((x) => x !== 'managedFields'), jb = Object.keys(mb).filter((x) => x !== 'managedFields');
+    if (ja.length !== jb.length) return false;
+    for (const x of ja) if (!Object.prototype.hasOwnProperty.call(mb, x) || !deepEqual(ma[x], mb[x])) return false;
+  }
+  return true;
+}
+
 /** Writes managedFields into `obj`; keeps the old timestamps when only timestamps would change. */
-function setManagedFields(obj: JsonObject, managers: Managers, old: JsonObject | undefined): void {
+function setManagedFields(obj: JsonObject, managers: Managers, old: JsonObject | undefined, knownDifferent = false): void {
   const entries = encodeManagedFields(managers);
   const oldEntries = isObject(old?.metadata) && Array.isArray(old.metadata.managedFields) ? old.metadata.managedFields : [];
-  if (old && deepEqual(withoutManagedFields(obj), withoutManagedFields(old))) {
+  if (old && !knownDifferent && equalButManagedFields(obj, old)) {
     // IgnoreManagedFieldsTimestampsTransformer: an apply or update that changes
     // nothing must not produce a new object version just for timestamps.
     for (const e of entries) {
@@ -174,16 +219,31 @@ function setManagedFields(obj: JsonObject, managers: Managers, old: JsonObject |
   else delete meta.managedFields;
 }
 
+const resetSets = new Map<string, FieldSet>();
+
 function resetSet(opts: ManagedFieldsOptions): FieldSet {
-  return FieldSet.of(...(opts.resetFields ?? []).map((p) => p.map(fieldElement)));
+  const paths = opts.resetFields ?? [];
+  const key = paths.length === 0 ? '' : JSON.stringify(paths);
+  let s = resetSets.get(key);
+  if (!s) {
+    s = FieldSet.of(...paths.map((p) => p.map(fieldElement)));
+    resetSets.set(key, s);
+  }
+  return s;
 }
+
+// Field sets are not changed once built, so an operation with an empty
+// operand may answer with the other operand itself.
+const unionOf = (a: FieldSet, b: FieldSet): FieldSet => (b.isEmpty() ? a : a.isEmpty() ? b : a.union(b));
+const minus = (a: FieldSet, b: FieldSet): FieldSet => (b.isEmpty() || a.isEmpty() ? a : a.difference(b));
+const minusRecursive = (a: FieldSet, b: FieldSet): FieldSet => (a.isEmpty() ? a : a.recursiveDifference(b));
 
 function excludeFields(c: Comparison, ignored: FieldSet): Comparison {
   if (ignored.isEmpty()) return c;
   return {
-    added: c.added.recursiveDifference(ignored),
-    modified: c.modified.recursiveDifference(ignored),
-    removed: c.removed.recursiveDifference(ignored),
+    added: minusRecursive(c.added, ignored),
+    modified: minusRecursive(c.modified, ignored),
+    removed: minusRecursive(c.removed, ignored),
   };
 }
 
@@ -197,40 +257,47 @@ class Conflicts extends Error {
  * changed (a conflict when not forced) and the fields that disappeared.
  */
 function updateOwners(live: JsonObject, next: JsonObject, managers: Managers, self: string, force: boolean,
-  schema: PatchSchema, ignored: FieldSet): Comparison {
-  const cmp = excludeFields(compareValues(live, next, schema), ignored);
-  const changed = cmp.modified.union(cmp.added);
+  schema: PatchSchema, ignored: FieldSet): Comparison & { differs: boolean } {
+  const all = compareValues(live, next, schema);
+  // A change the comparison reports is a real difference (it never reports one between equal values).
+  const differs = !all.added.isEmpty() || !all.modified.isEmpty() || !all.removed.isEmpty();
+  const cmp = excludeFields(all, ignored);
+  const changed = unionOf(cmp.modified, cmp.added);
   const conflicts: Conflict[] = [];
   const taken = new Map<string, FieldSet>();
   for (const [key, m] of [...managers].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    if (key === self) continue;
+    if (key === self || !m.set.intersects(changed)) continue;
     const c = m.set.intersection(changed);
-    if (c.isEmpty()) continue;
     taken.set(key, c);
     for (const path of c.paths()) conflicts.push({ key, path });
   }
   if (!force && conflicts.length > 0) throw new Conflicts(conflicts);
+  const removed = !cmp.removed.isEmpty();
   for (const [key, m] of managers) {
     if (key === self) continue;
     let set = m.set;
     const c = taken.get(key);
     if (c) set = set.difference(c);
-    if (!cmp.removed.isEmpty()) set = set.difference(cmp.removed);
-    managers.set(key, { ...m, set });
+    // A difference that removes nothing leaves the entry (and its encoded form) as it was.
+    if (removed && set.intersects(cmp.removed)) set = set.difference(cmp.removed);
+    if (set !== m.set) managers.set(key, { ...m, set, raw: undefined });
   }
   for (const [key, m] of managers) if (m.set.isEmpty()) managers.delete(key);
-  return cmp;
+  return { ...cmp, differs };
 }
 
 /** An Update by `identity`: ownership of what changed moves to it (managedFieldsUpdater + stripMeta). */
 function recordUpdate(live: JsonObject, next: JsonObject, managers: Managers, identity: Omit<Manager, 'set' | 'time'>,
-  time: string, schema: PatchSchema, ignored: FieldSet): void {
+  time: string, schema: PatchSchema, ignored: FieldSet): boolean {
   const cmp = updateOwners(live, next, managers, '', true, schema, ignored);
-  const took = cmp.modified.union(cmp.added).difference(cmp.removed).difference(STRIP);
-  if (took.isEmpty()) return;
+  const took = minus(minus(unionOf(cmp.modified, cmp.added), cmp.removed), STRIP);
+  if (took.isEmpty()) return cmp.differs;
   const key = managerKey(identity);
   const prev = managers.get(key);
-  managers.set(key, { ...identity, time, set: prev ? took.union(prev.set) : took });
+  // Taking fields it already owns changes only the entry's time.
+  if (prev && minus(took, prev.set).isEmpty()) managers.set(key, { ...prev, time });
+  else managers.set(key, { ...identity, time, set: prev ? unionOf(took, prev.set) : took });
+  return cmp.differs;
 }
 
 function typedError(e: unknown, what: string, obj: JsonObject): never {
@@ -262,22 +329,32 @@ export function updateManagedFields(oldObj: JsonObject | undefined, newObj: Json
   opts: ManagedFieldsOptions): JsonObject {
   const ignored = resetSet(opts);
   let managers: Managers;
-  try {
-    // Clients that do not know managedFields send none back; that must not wipe them.
-    managers = decodeManagedFields(isObject(newObj.metadata) ? newObj.metadata.managedFields : undefined);
-    if (managers.size === 0) throw new Error('empty');
-  } catch {
+  const sent = isObject(newObj.metadata) ? newObj.metadata.managedFields : undefined;
+  const stored = isObject(oldObj?.metadata) ? oldObj.metadata.managedFields : undefined;
+  // Clients that do not know managedFields send none back; that must not wipe them.
+  let fromSent: Managers | undefined;
+  if (sent !== undefined && sent !== null) {
     try {
-      managers = decodeManagedFields(isObject(oldObj?.metadata) ? oldObj.metadata.managedFields : undefined);
+      fromSent = decodeManagedFields(sent);
+    } catch {
+      fromSent = undefined;
+    }
+  }
+  if (fromSent && fromSent.size > 0) {
+    managers = fromSent;
+  } else {
+    try {
+      managers = decodeManagedFields(stored);
     } catch {
       managers = new Map();
     }
   }
-  const live = oldObj ? withoutManagedFields(oldObj) : {};
-  const next = withoutManagedFields(newObj);
+  // Both are only read from here on (compared, then `next` gets its own managedFields).
+  const live = oldObj ? shallowWithoutManagedFields(oldObj) : {};
+  const next = shallowWithoutManagedFields(newObj);
   const identity = { manager, operation: 'Update' as const, apiVersion: opts.apiVersion, subresource: opts.subresource ?? '' };
-  recordUpdate(live, next, managers, identity, timeString(opts.now ?? new Date()), opts.schema, ignored);
-  setManagedFields(next, managers, oldObj);
+  const differs = recordUpdate(live, next, managers, identity, timeString(opts.now ?? new Date()), opts.schema, ignored);
+  setManagedFields(next, managers, oldObj, differs);
   return next;
 }
 

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { FieldSet, comparePathElements, pathString } from './fieldpath.js';
 import { deploymentSchema, serviceSchema } from './fixtures.js';
 import { noSchema } from './schema.js';
+import type { JsonObject } from './json.js';
 
 test('FieldsV1: parse and print round-trip, "." for members that have children', () => {
   const v1 = {
@@ -55,4 +56,34 @@ test('schema: properties through allOf refs, maps, lists and their metadata', ()
   assert.deepEqual(deploymentSchema.field('spec')?.field('strategy')?.patchStrategies, ['retainKeys']);
   assert.equal(serviceSchema.field('nope'), undefined);
   assert.equal(noSchema.field('x'), undefined);
+});
+
+test('fromFieldsV1 says whether its input is exactly what toFieldsV1 writes (so it can be written back as it is)', () => {
+  const canonical = (v: JsonObject): boolean => {
+    const form = { canonical: true };
+    FieldSet.fromFieldsV1(v, form);
+    return form.canonical;
+  };
+  const sets = [
+    FieldSet.of(['f:spec', 'f:ports', 'k:{"port":80,"protocol":"TCP"}', 'f:port'], ['f:spec', 'f:ports', 'k:{"port":80,"protocol":"TCP"}'], ['f:spec', 'f:type']),
+    FieldSet.of(['f:metadata', 'f:labels', 'f:app'], ['f:metadata', 'f:labels'], ['f:data', 'f:k'], ['f:data'], ['f:metadata', 'f:finalizers', 'v:"a"']),
+    FieldSet.of(['f:status', 'f:conditions', 'k:{"type":"Ready"}', 'f:status'], ['f:status', 'f:conditions', 'k:{"type":"Ready"}', 'f:type'], ['f:status', 'f:podIP']),
+  ];
+  for (const s of sets) {
+    const v = s.toFieldsV1();
+    assert.ok(canonical(v), JSON.stringify(v));
+    assert.equal(JSON.stringify(FieldSet.fromFieldsV1(v).toFieldsV1()), JSON.stringify(v));
+  }
+  // What the same sets look like written otherwise: accepted, but re-encoded.
+  for (const v of [
+    { 'f:spec': { 'f:type': {}, 'f:ports': {} } },            // keys out of order
+    { 'f:data': { '.': {} } },                                 // a leaf written as {".": {}}
+    { 'f:data': { 'f:k': {}, '.': {} } },                      // "." not first
+    { 'f:data': { '.': { 'x': {} }, 'f:k': {} } },             // "." not empty
+    { '.': {}, 'f:data': {} },                                 // "." at the top
+    { 'f:data': { 'f:a': { 'f:b': { '.': {} } } } },           // a leaf written as {".": {}}, deeper
+  ] as JsonObject[]) {
+    assert.ok(!canonical(v), JSON.stringify(v));
+    assert.notEqual(JSON.stringify(FieldSet.fromFieldsV1(v).toFieldsV1()), JSON.stringify(v));
+  }
 });

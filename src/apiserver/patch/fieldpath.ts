@@ -13,8 +13,14 @@ export type PathElement = string;
 export type Path = readonly PathElement[];
 
 export class FieldSet {
-  private readonly members = new Set<PathElement>();
-  private readonly children = new Map<PathElement, FieldSet>();
+  // A set is built (insert, addMember, setChild) and then only read: the
+  // operations below return new sets that share the unchanged subtrees of
+  // their operands, and clone() copies one level.
+  //
+  // Allocated on first use: most nodes of a set are leaves (members only) or
+  // inner nodes (children only), and sets are built by the thousand per write.
+  private members: Set<PathElement> | undefined;
+  private children: Map<PathElement, FieldSet> | undefined;
 
   static of(...paths: Path[]): FieldSet {
     const s = new FieldSet();
@@ -22,20 +28,43 @@ export class FieldSet {
     return s;
   }
 
-  /** Parses a FieldsV1 object; throws on a malformed one. */
-  static fromFieldsV1(v: JsonValue | undefined): FieldSet {
+  /**
+   * Parses a FieldsV1 object; throws on a malformed one. `form.canonical` is
+   * cleared unless `v` is exactly what toFieldsV1 of the result gives.
+   */
+  static fromFieldsV1(v: JsonValue | undefined, form?: { canonical: boolean }): FieldSet {
     const s = new FieldSet();
-    if (v === undefined || v === null) return s;
+    if (v === undefined || v === null) {
+      if (form && v === null) form.canonical = false;
+      return s;
+    }
     if (!isObject(v)) throw new Error('FieldsV1 must be an object');
-    for (const [k, child] of Object.entries(v)) {
-      if (k === '.') continue;
+    let prev: string | undefined;
+    for (const k of Object.keys(v)) {
+      if (k === '.') {
+        if (form) form.canonical = false;
+        continue;
+      }
+      const child = v[k];
       parsePathElement(k);
       if (!isObject(child)) throw new Error(`FieldsV1 entry ${k} must be an object`);
-      const keys = Object.keys(child);
-      if (keys.length === 0 || keys.includes('.')) s.members.add(k);
-      if (keys.some((x) => x !== '.')) {
-        const c = FieldSet.fromFieldsV1(child);
-        if (!c.isEmpty()) s.children.set(k, c);
+      if (form && form.canonical && prev !== undefined && comparePathElements(prev, k) >= 0) form.canonical = false;
+      prev = k;
+      let n = 0, dot = false, first: string | undefined;
+      for (const x in child) { if (n === 0) first = x; n++; if (x === '.') dot = true; }
+      if (n === 0 || dot) s.addMember(k);
+      if (n > (dot ? 1 : 0)) {
+        if (form && form.canonical && dot) {
+          const d = child['.'];
+          // toFieldsV1 writes a member with children as {".": {}, <children>}.
+          if (first !== '.' || !isObject(d) || Object.keys(d).length > 0) form.canonical = false;
+        }
+        const c = FieldSet.fromFieldsV1(sansDot(child, dot), form);
+        if (!c.isEmpty()) s.setChild(k, c);
+        else if (form) form.canonical = false;
+      } else if (form && dot) {
+        // A member without children is {} in toFieldsV1, never {".": {}}.
+        form.canonical = false;
       }
     }
     return s;
@@ -43,11 +72,14 @@ export class FieldSet {
 
   toFieldsV1(): JsonObject {
     const out: JsonObject = {};
-    const pes = [...new Set([...this.members, ...this.children.keys()])].sort(comparePathElements);
+    const pes: PathElement[] = [];
+    if (this.members) for (const m of this.members) pes.push(m);
+    if (this.children) for (const pe of this.children.keys()) if (!this.members?.has(pe)) pes.push(pe);
+    pes.sort(comparePathElements);
     for (const pe of pes) {
-      const c = this.children.get(pe);
+      const c = this.children?.get(pe);
       if (!c) { out[pe] = {}; continue; }
-      const inner: JsonObject = this.members.has(pe) ? { '.': {} } : {};
+      const inner: JsonObject = this.members?.has(pe) ? { '.': {} } : {};
       Object.assign(inner, c.toFieldsV1());
       out[pe] = inner;
     }
@@ -58,53 +90,58 @@ export class FieldSet {
     if (path.length === 0) return; // the whole object is never owned as such
     let s: FieldSet = this;
     for (let i = 0; i < path.length - 1; i++) {
+      if (!s.children) s.children = new Map();
       let c = s.children.get(path[i]);
       if (!c) { c = new FieldSet(); s.children.set(path[i], c); }
       s = c;
     }
-    s.members.add(path[path.length - 1]);
+    s.addMember(path[path.length - 1]);
   }
 
   has(path: Path): boolean {
     if (path.length === 0) return false;
     let s: FieldSet | undefined = this;
-    for (let i = 0; i < path.length - 1 && s; i++) s = s.children.get(path[i]);
-    return s !== undefined && s.members.has(path[path.length - 1]);
+    for (let i = 0; i < path.length - 1 && s; i++) s = s.children?.get(path[i]);
+    return s !== undefined && s.isMember(path[path.length - 1]);
   }
 
-  isMember(pe: PathElement): boolean { return this.members.has(pe); }
+  isMember(pe: PathElement): boolean { return this.members !== undefined && this.members.has(pe); }
 
   /** The subset below `pe` (children of that element), or undefined. */
-  withPrefix(pe: PathElement): FieldSet | undefined { return this.children.get(pe); }
+  withPrefix(pe: PathElement): FieldSet | undefined { return this.children?.get(pe); }
 
-  childElements(): PathElement[] { return [...this.children.keys()]; }
+  childElements(): PathElement[] { return this.children ? [...this.children.keys()] : []; }
 
   isEmpty(): boolean {
-    if (this.members.size > 0) return false;
-    for (const c of this.children.values()) if (!c.isEmpty()) return false;
+    if (this.members && this.members.size > 0) return false;
+    if (this.children) for (const c of this.children.values()) if (!c.isEmpty()) return false;
     return true;
   }
 
   union(o: FieldSet): FieldSet {
     const out = new FieldSet();
-    for (const m of this.members) out.members.add(m);
-    for (const m of o.members) out.members.add(m);
-    for (const [pe, c] of this.children) {
-      const oc = o.children.get(pe);
-      out.children.set(pe, oc ? c.union(oc) : c.clone());
+    if (this.members) for (const m of this.members) out.addMember(m);
+    if (o.members) for (const m of o.members) out.addMember(m);
+    if (this.children) {
+      for (const [pe, c] of this.children) {
+        const oc = o.children?.get(pe);
+        out.setChildRaw(pe, oc ? c.union(oc) : c);
+      }
     }
-    for (const [pe, c] of o.children) if (!this.children.has(pe)) out.children.set(pe, c.clone());
+    if (o.children) for (const [pe, c] of o.children) if (!this.children?.has(pe)) out.setChildRaw(pe, c);
     return out;
   }
 
   /** Members of this set not members of `o`; a member of `o` does not remove this set's children below it. */
   difference(o: FieldSet): FieldSet {
     const out = new FieldSet();
-    for (const m of this.members) if (!o.members.has(m)) out.members.add(m);
-    for (const [pe, c] of this.children) {
-      const oc = o.children.get(pe);
-      const d = oc ? c.difference(oc) : c.clone();
-      if (!d.isEmpty()) out.children.set(pe, d);
+    if (this.members) for (const m of this.members) if (!o.isMember(m)) out.addMember(m);
+    if (this.children) {
+      for (const [pe, c] of this.children) {
+        const oc = o.children?.get(pe);
+        const d = oc ? c.difference(oc) : c;
+        if (!d.isEmpty()) out.setChildRaw(pe, d);
+      }
     }
     return out;
   }
@@ -112,48 +149,86 @@ export class FieldSet {
   /** Like difference, but a member of `o` also removes everything below it. */
   recursiveDifference(o: FieldSet): FieldSet {
     const out = new FieldSet();
-    for (const m of this.members) if (!o.members.has(m)) out.members.add(m);
-    for (const [pe, c] of this.children) {
-      if (o.members.has(pe)) continue;
-      const oc = o.children.get(pe);
-      const d = oc ? c.recursiveDifference(oc) : c.clone();
-      if (!d.isEmpty()) out.children.set(pe, d);
+    if (this.members) for (const m of this.members) if (!o.isMember(m)) out.addMember(m);
+    if (this.children) {
+      for (const [pe, c] of this.children) {
+        if (o.isMember(pe)) continue;
+        const oc = o.children?.get(pe);
+        const d = oc ? c.recursiveDifference(oc) : c;
+        if (!d.isEmpty()) out.setChildRaw(pe, d);
+      }
     }
     return out;
   }
 
   intersection(o: FieldSet): FieldSet {
     const out = new FieldSet();
-    for (const m of this.members) if (o.members.has(m)) out.members.add(m);
-    for (const [pe, c] of this.children) {
-      const oc = o.children.get(pe);
-      if (!oc) continue;
-      const i = c.intersection(oc);
-      if (!i.isEmpty()) out.children.set(pe, i);
+    if (this.members && o.members) for (const m of this.members) if (o.members.has(m)) out.addMember(m);
+    if (this.children && o.children) {
+      for (const [pe, c] of this.children) {
+        const oc = o.children.get(pe);
+        if (!oc) continue;
+        const i = c.intersection(oc);
+        if (!i.isEmpty()) out.setChildRaw(pe, i);
+      }
     }
     return out;
   }
 
+  /** Whether this set and `o` share a member (intersection(o) is not empty), without building it. */
+  intersects(o: FieldSet): boolean {
+    if (this.members && o.members) {
+      const [small, large] = this.members.size <= o.members.size ? [this.members, o.members] : [o.members, this.members];
+      for (const m of small) if (large.has(m)) return true;
+    }
+    if (this.children && o.children) {
+      for (const [pe, c] of this.children) {
+        const oc = o.children.get(pe);
+        if (oc && c.intersects(oc)) return true;
+      }
+    }
+    return false;
+  }
+
+  /** A copy of this level (its members and the map of its children), sharing the children themselves. */
   clone(): FieldSet {
     const out = new FieldSet();
-    for (const m of this.members) out.members.add(m);
-    for (const [pe, c] of this.children) out.children.set(pe, c.clone());
+    if (this.members) out.members = new Set(this.members);
+    if (this.children) out.children = new Map(this.children);
     return out;
   }
 
   /** Member paths in fieldpath's iteration order: a level's members (sorted), then its children. */
   paths(prefix: Path = []): Path[] {
     const out: Path[] = [];
-    for (const m of [...this.members].sort(comparePathElements)) out.push([...prefix, m]);
-    for (const pe of [...this.children.keys()].sort(comparePathElements)) {
-      out.push(...this.children.get(pe)!.paths([...prefix, pe]));
+    if (this.members) for (const m of [...this.members].sort(comparePathElements)) out.push([...prefix, m]);
+    if (this.children) {
+      for (const pe of [...this.children.keys()].sort(comparePathElements)) {
+        out.push(...this.children.get(pe)!.paths([...prefix, pe]));
+      }
     }
     return out;
   }
 
   /** Adds `pe` as a member when it is a child (EnsureNamedFieldsAreMembers, one level). */
-  addMember(pe: PathElement): void { this.members.add(pe); }
-  setChild(pe: PathElement, c: FieldSet): void { if (!c.isEmpty()) this.children.set(pe, c); }
+  addMember(pe: PathElement): void {
+    if (!this.members) this.members = new Set();
+    this.members.add(pe);
+  }
+  setChild(pe: PathElement, c: FieldSet): void { if (!c.isEmpty()) this.setChildRaw(pe, c); }
+
+  private setChildRaw(pe: PathElement, c: FieldSet): void {
+    if (!this.children) this.children = new Map();
+    this.children.set(pe, c);
+  }
+}
+
+/** The children of a FieldsV1 node: the node itself when it has no "." (the usual case), else a copy without it. */
+function sansDot(o: JsonObject, dot: boolean): JsonObject {
+  if (!dot) return o;
+  const out: JsonObject = {};
+  for (const k of Object.keys(o)) if (k !== '.') out[k] = o[k];
+  return out;
 }
 
 export type ParsedElement =

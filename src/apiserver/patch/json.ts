@@ -11,9 +11,18 @@ export function isObject(v: unknown): v is JsonObject {
 
 export function deepClone<T extends JsonValue | undefined>(v: T): T {
   if (v === undefined || v === null || typeof v !== 'object') return v;
-  if (Array.isArray(v)) return v.map((x) => deepClone(x)) as T;
+  if (Array.isArray(v)) {
+    const out = new Array<JsonValue>(v.length);
+    for (let i = 0; i < v.length; i++) out[i] = deepClone(v[i]);
+    return out as T;
+  }
+  const src = v as JsonObject;
   const out: JsonObject = {};
-  for (const [k, x] of Object.entries(v)) out[k] = deepClone(x);
+  for (const k of Object.keys(src)) {
+    // JSON.parse makes "__proto__" an own member; an assignment would set the prototype instead.
+    if (k === '__proto__') Object.defineProperty(out, k, { value: deepClone(src[k]), enumerable: true, writable: true, configurable: true });
+    else out[k] = deepClone(src[k]);
+  }
   return out as T;
 }
 

@@ -25,10 +25,38 @@ type Atom =
 /** A value that does not fit its schema, in structured-merge-diff's words. */
 export class TypedError extends Error {}
 
+// Atoms are read, never changed: the deduced ones are constants and a
+// schema's own atom is made once.
+const SCALAR: Atom = Object.freeze({ kind: 'scalar' });
+const DEDUCED_LIST: Atom = Object.freeze({ kind: 'list', atomic: true, keys: undefined, items: undefined });
+const DEDUCED_MAP: Atom = Object.freeze({ kind: 'map', atomic: false, struct: false, schema: undefined });
+
 function deduce(v: JsonValue | undefined): Atom {
-  if (Array.isArray(v)) return { kind: 'list', atomic: true, keys: undefined, items: undefined };
-  if (isObject(v)) return { kind: 'map', atomic: false, struct: false, schema: undefined };
-  return { kind: 'scalar' };
+  if (Array.isArray(v)) return DEDUCED_LIST;
+  if (isObject(v)) return DEDUCED_MAP;
+  return SCALAR;
+}
+
+const schemaAtoms = new WeakMap<PatchSchema, Atom>();
+
+function schemaAtom(s: PatchSchema): Atom {
+  let a = schemaAtoms.get(s);
+  if (a) return a;
+  if (s.type === 'array') {
+    const lt = s.listType;
+    if (lt === 'atomic') a = { kind: 'list', atomic: true, keys: undefined, items: s.items() };
+    else if (lt === 'set') a = { kind: 'list', atomic: false, keys: undefined, items: s.items() };
+    else if (lt === 'map') a = { kind: 'list', atomic: false, keys: s.listMapKeys ?? [], items: s.items() };
+    else if (s.patchStrategies.includes('merge')) {
+      a = { kind: 'list', atomic: false, keys: s.patchMergeKey ? [s.patchMergeKey] : undefined, items: s.items() };
+    } else a = { kind: 'list', atomic: true, keys: undefined, items: s.items() };
+  } else if (s.type === 'object') {
+    a = { kind: 'map', atomic: s.mapType === 'atomic', struct: s.isStruct, schema: s };
+  } else {
+    a = SCALAR;
+  }
+  schemaAtoms.set(s, a);
+  return a;
 }
 
 function atomOf(s: Schema, v: JsonValue | undefined): Atom {
@@ -36,21 +64,13 @@ function atomOf(s: Schema, v: JsonValue | undefined): Atom {
   const absent = v === undefined || v === null;
   switch (s.type) {
     case 'scalar':
-      return absent || (!Array.isArray(v) && !isObject(v)) ? { kind: 'scalar' } : deduce(v);
-    case 'array': {
+      return absent || (!Array.isArray(v) && !isObject(v)) ? SCALAR : deduce(v);
+    case 'array':
       if (!absent && !Array.isArray(v)) return deduce(v);
-      const lt = s.listType;
-      if (lt === 'atomic') return { kind: 'list', atomic: true, keys: undefined, items: s.items() };
-      if (lt === 'set') return { kind: 'list', atomic: false, keys: undefined, items: s.items() };
-      if (lt === 'map') return { kind: 'list', atomic: false, keys: s.listMapKeys ?? [], items: s.items() };
-      if (s.patchStrategies.includes('merge')) {
-        return { kind: 'list', atomic: false, keys: s.patchMergeKey ? [s.patchMergeKey] : undefined, items: s.items() };
-      }
-      return { kind: 'list', atomic: true, keys: undefined, items: s.items() };
-    }
+      return schemaAtom(s);
     case 'object':
       if (!absent && !isObject(v)) return deduce(v);
-      return { kind: 'map', atomic: s.mapType === 'atomic', struct: s.isStruct, schema: s };
+      return schemaAtom(s);
   }
 }
 
@@ -229,7 +249,10 @@ export function compareValues(lhs: JsonValue | undefined, rhs: JsonValue | undef
     else if (r === undefined) c.removed.insert(path);
     else if (!deepEqual(l, r)) c.modified.insert(path);
   };
+  // `path` is one array, pushed and popped along the walk (FieldSet.insert copies what it keeps).
   const walk = (l: JsonValue | undefined, r: JsonValue | undefined, s: Schema, path: PathElement[], viaField: boolean): void => {
+    // An unchanged part (metadata, spec, … of a status write) holds no change: skip the typed walk of it.
+    if (path.length > 0 && path.length <= 2 && typeof l === 'object' && l !== null && deepEqual(l, r)) return;
     const a = atomOf(s, r ?? l);
     if (a.kind === 'scalar' || a.atomic) { leaf(l, r, path); return; }
     if (a.kind === 'list') {
@@ -237,17 +260,27 @@ export function compareValues(lhs: JsonValue | undefined, rhs: JsonValue | undef
       if (la.length === 0 && ra.length === 0) { leaf(l, r, path); return; }
       const [lOrder, lItems] = indexItems(a, la, path, true);
       const [rOrder, rItems] = indexItems(a, ra, path, true);
-      for (const pe of new Set([...lOrder, ...rOrder])) walk(lItems.get(pe)?.[0], rItems.get(pe)?.[0], a.items, [...path, pe], false);
+      const one = (pe: PathElement): void => {
+        path.push(pe);
+        walk(lItems.get(pe)?.[0], rItems.get(pe)?.[0], a.items, path, false);
+        path.pop();
+      };
+      for (const pe of lOrder) one(pe);
+      for (const pe of rOrder) if (!lItems.has(pe)) one(pe);
     } else {
       const lo = isObject(l) ? l : undefined, ro = isObject(r) ? r : undefined;
-      const empty = (o: JsonObject | undefined): boolean => !o || Object.keys(o).length === 0;
-      if (empty(lo) && empty(ro)) {
+      const lk = lo ? Object.keys(lo) : [], rk = ro ? Object.keys(ro) : [];
+      if (lk.length === 0 && rk.length === 0) {
         if (!(a.struct && viaField)) leaf(l, r, path);
         return;
       }
-      for (const k of new Set([...Object.keys(lo ?? {}), ...Object.keys(ro ?? {})])) {
-        walk(lo?.[k], ro?.[k], mapChild(a, k), [...path, fieldElement(k)], true);
-      }
+      const one = (k: string): void => {
+        path.push(fieldElement(k));
+        walk(lo?.[k], ro?.[k], mapChild(a, k), path, true);
+        path.pop();
+      };
+      for (const k of lk) one(k);
+      for (const k of rk) if (!lo || !Object.prototype.hasOwnProperty.call(lo, k)) one(k);
       if (a.struct && viaField) return;
     }
     if (l === undefined) c.added.insert(path);

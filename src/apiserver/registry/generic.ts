@@ -8,6 +8,7 @@ import { errors, StatusError, type FieldError } from '../../api/errors.js';
 import { groupVersion, type ResourceInfo } from '../../api/resources.js';
 import type { Compare, KeyValue, Op, Store, WatchEvent } from '../../storage/store.js';
 import { StoreError } from '../../storage/store.js';
+import { copyJSON, freezeJSONInPlace, frozenJSONCopy, rememberJSON, setOwn } from '../wire.js';
 
 /** ObjectMeta as the server writes it (kubernetes-types marks server-set fields readonly). */
 export type Meta = { -readonly [K in keyof ObjectMeta]: ObjectMeta[K] };
@@ -66,6 +67,12 @@ export interface WriteOptions {
   fieldManager?: string;
   /** The writer already computed managedFields (server-side apply). */
   managedFieldsDone?: boolean;
+  /**
+   * The caller hands its object over (create), or `mutate` neither changes
+   * its argument nor returns anything shared with it or with anything else,
+   * on every call (update): the registry then works on it without a copy.
+   */
+  owned?: boolean;
 }
 
 /** Records field ownership of a write (kube's fieldmanager); old undefined on create. */
@@ -81,35 +88,72 @@ export type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ER
 
 export interface ObjWatchEvent {
   type: WatchEventType;
+  /** Read-only: the same object may be handed to every watcher (its JSON: wire.jsonOf). */
   object: Obj;
 }
 
 /** RFC 3339 at second precision, as metav1.Time marshals. */
 export function nowTimestamp(d = new Date()): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const sec = Math.floor(d.getTime() / 1000);
+  if (sec !== lastStampSecond) {
+    lastStampSecond = sec;
+    lastStamp = d.toISOString().replace(/\.\d{3}Z$/, 'Z');
+  }
+  return lastStamp;
 }
+let lastStampSecond = NaN;
+let lastStamp = '';
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+/** Structural equality of JSON values; a member whose value is undefined counts as absent. */
 export function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== typeof b || a === null || b === null || typeof a !== 'object') return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
-    return a.every((v, i) => deepEqual(v, b[i]));
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], b[i])) return false;
+    return true;
   }
   if (Array.isArray(b)) return false;
-  const ka = Object.keys(a as object).filter((k) => (a as Record<string, unknown>)[k] !== undefined);
-  const kb = Object.keys(b as object).filter((k) => (b as Record<string, unknown>)[k] !== undefined);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => deepEqual((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  const ao = a as Record<string, unknown>, bo = b as Record<string, unknown>;
+  let na = 0;
+  for (const k of Object.keys(ao)) {
+    const x = ao[k];
+    if (x === undefined) continue;
+    na++;
+    if (!deepEqual(x, bo[k])) return false;
+  }
+  let nb = 0;
+  for (const k of Object.keys(bo)) if (bo[k] !== undefined) nb++;
+  return na === nb;
 }
 
+/** A deep copy of a JSON-shaped object (much cheaper than structuredClone). */
 export function clone<T>(v: T): T {
-  return structuredClone(v);
+  return copyJSON(v);
 }
+
+/**
+ * One stored version of an object, decoded once: `obj` is shared read-only
+ * (deep-frozen) by every reader of that version, and its client JSON is
+ * `head + "resourceVersion":"<rv>" + tail` (the stored text plus that member).
+ */
+interface Decoded {
+  rev: number;
+  obj: Obj;
+  head: string;
+  tail: string;
+  /** The version written before this one, while a filtered watch may still ask whether it matched. */
+  prev?: Decoded;
+}
+
+const rvMember = (rv: string): string => `"resourceVersion":${JSON.stringify(rv)}`;
+
+/** Objects of recently written versions kept decoded, per resource. */
+const DECODED_CACHE_SIZE = 2048;
 
 /** Encodes a continue token like apiserver's storage (base64 JSON {v, rv, start}). */
 export function encodeContinue(rv: number, startKey: string): string {
@@ -135,6 +179,16 @@ export class Registry {
   private readonly prefix: string;
 
   private readonly fieldManagement?: FieldManagement;
+  /** `{"apiVersion":…,"kind":…,"metadata":` — how every stored object of this resource starts. */
+  private readonly jsonPrefix: string;
+  /**
+   * The last version of recently written keys, decoded (key → version): a
+   * write's answer, its watch events for every watcher and the next update's
+   * read of the same key need no JSON.parse or JSON.stringify of their own.
+   * Bounded: the least recently written key goes first (reads of an evicted
+   * or older version parse the stored text, as before).
+   */
+  private readonly decoded = new Map<string, Decoded>();
 
   constructor(info: ResourceInfo, store: Store, strategy: Strategy = {}, fieldManagement?: FieldManagement) {
     this.fieldManagement = fieldManagement;
@@ -142,6 +196,7 @@ export class Registry {
     this.store = store;
     this.strategy = strategy;
     this.prefix = `/registry/${info.group || 'core'}/${info.plural}/`;
+    this.jsonPrefix = `{"apiVersion":${JSON.stringify(groupVersion(info))},"kind":${JSON.stringify(info.kind)},"metadata":`;
   }
 
   get groupResource(): { group: string; resource: string } {
@@ -161,8 +216,18 @@ export class Registry {
     return this.info.namespaced && namespace ? `${this.prefix}${namespace}/` : this.prefix;
   }
 
-  /** Turns a stored kv into the object a client sees (with resourceVersion). */
+  /**
+   * Turns a stored kv into the object a client sees (with resourceVersion).
+   * Read-only: a recently written version is the shared, frozen object of
+   * the decoded cache (its JSON remembered, see wire.ts); copy it (clone) to change it.
+   */
   decode(kv: KeyValue): Obj {
+    const d = this.cached(kv);
+    return d ? d.obj : this.parse(kv);
+  }
+
+  /** A fresh, mutable decoding of kv. */
+  private parse(kv: KeyValue): Obj {
     let o: Obj;
     try {
       o = JSON.parse(kv.value) as Obj;
@@ -175,12 +240,78 @@ export class Registry {
     return o;
   }
 
-  private encode(o: Obj): string {
-    const copy: Obj = { ...o, metadata: { ...o.metadata } };
-    delete copy.metadata.resourceVersion;
-    copy.apiVersion = groupVersion(this.info);
-    copy.kind = this.info.kind;
-    return JSON.stringify(copy);
+  /** The decoded version kv holds, when it is one this registry wrote recently. */
+  private cached(kv: KeyValue): Decoded | undefined {
+    const d = this.decoded.get(kv.key);
+    if (!d) return undefined;
+    if (d.rev === kv.modRevision) return d;
+    return d.prev?.rev === kv.modRevision ? d.prev : undefined;
+  }
+
+  /**
+   * The stored text of o: `{"apiVersion","kind","metadata"` (without
+   * resourceVersion) then the other members, and the two halves of its
+   * client JSON around the resourceVersion member.
+   */
+  private encode(o: Obj): { value: string; head: string; tail: string } {
+    const md: Record<string, unknown> = {};
+    const meta = (o.metadata ?? {}) as Record<string, unknown>;
+    for (const k of Object.keys(meta)) if (k !== 'resourceVersion') setOwn(md, k, meta[k]);
+    const rest: Record<string, unknown> = {};
+    for (const k of Object.keys(o)) if (k !== 'apiVersion' && k !== 'kind' && k !== 'metadata') setOwn(rest, k, o[k]);
+    const mdJSON = JSON.stringify(md);
+    const restJSON = JSON.stringify(rest);
+    const restTail = restJSON.length > 2 ? ',' + restJSON.slice(1) : '}';
+    return {
+      value: this.jsonPrefix + mdJSON + restTail,
+      head: this.jsonPrefix + (mdJSON.length > 2 ? mdJSON.slice(0, -1) + ',' : '{'),
+      tail: '}' + restTail,
+    };
+  }
+
+  /**
+   * Records the version a successful put wrote (kv, from o encoded as e) and
+   * returns it decoded: frozen, shared, its JSON remembered. prevRev is the
+   * version it replaced (0 on create). `o` is the registry's own working
+   * copy, nobody else's: it becomes that object, frozen in place.
+   */
+  private written(kv: KeyValue, o: Obj, e: { head: string; tail: string }, prevRev: number): Obj {
+    const rv = String(kv.modRevision);
+    let obj: Obj;
+    if (Object.isFrozen(o) || !o.metadata || Object.isFrozen(o.metadata)) {
+      const md: Record<string, unknown> = { ...o.metadata, resourceVersion: rv };
+      obj = frozenJSONCopy({ ...o, apiVersion: groupVersion(this.info), kind: this.info.kind, metadata: md }) as Obj;
+    } else {
+      o.apiVersion = groupVersion(this.info);
+      o.kind = this.info.kind;
+      o.metadata.resourceVersion = rv;
+      obj = freezeJSONInPlace(o);
+    }
+    rememberJSON(obj, e.head + rvMember(rv) + e.tail);
+    const before = this.decoded.get(kv.key);
+    const d: Decoded = { rev: kv.modRevision, obj, head: e.head, tail: e.tail };
+    if (before && prevRev && before.rev === prevRev) {
+      before.prev = undefined;
+      d.prev = before;
+    }
+    this.decoded.delete(kv.key);
+    this.decoded.set(kv.key, d);
+    if (this.decoded.size > DECODED_CACHE_SIZE) this.decoded.delete(this.decoded.keys().next().value as string);
+    return obj;
+  }
+
+  /** The object of a delete event: the deleted version with the delete's revision. */
+  private deletedObject(prevKv: KeyValue, rev: number): Obj {
+    const rv = String(rev);
+    const d = this.cached(prevKv);
+    if (!d) {
+      const o = this.parse(prevKv);
+      o.metadata.resourceVersion = rv;
+      return o;
+    }
+    const obj = Object.freeze({ ...d.obj, metadata: Object.freeze({ ...d.obj.metadata, resourceVersion: rv }) }) as Obj;
+    rememberJSON(obj, d.head + rvMember(rv) + d.tail);
+    return obj;
   }
 
   async getKV(namespace: string | undefined, name: string): Promise<KeyValue | undefined> {
@@ -269,7 +400,7 @@ export class Registry {
 
   private async createNow(obj: Obj, opts: WriteOptions & { internal?: boolean }): Promise<Obj> {
     const s = this.strategy;
-    obj = clone(obj);
+    if (!opts.owned) obj = clone(obj);
     obj.apiVersion = groupVersion(this.info);
     obj.kind = this.info.kind;
     if (!this.info.namespaced) delete obj.metadata.namespace;
@@ -299,11 +430,12 @@ export class Registry {
       if (s.txnExtras) ({ obj: toWrite, extras } = await s.txnExtras(obj, undefined, 'create'));
       if (opts.dryRun) return { ...toWrite, metadata: { ...toWrite.metadata } };
       const key = this.key(md.namespace, md.name);
+      const enc = this.encode(toWrite);
       const r = await this.store.txn({
         compare: [{ key, modRevision: 0 }, ...extras.compare],
-        success: [{ type: 'put', key, value: this.encode(toWrite) }, ...extras.ops],
+        success: [{ type: 'put', key, value: enc.value }, ...extras.ops],
       });
-      if (r.succeeded) return this.decode(r.results[0]!);
+      if (r.succeeded) return this.written(r.results[0]!, toWrite, enc, 0);
       if (r.current?.[0]) {
         // The key exists. A generated name that collided gets another try, as k8s does.
         if (generated && attempt < MAX_CAS_RETRIES) continue;
@@ -344,8 +476,9 @@ export class Registry {
         if (opts.createIfAbsent) return { obj: await opts.createIfAbsent(), created: true };
         throw errors.notFound(this.groupResource, name);
       }
+      // current is read-only (possibly the shared decoded version); desired is this write's own.
       const current = this.decode(kv);
-      const desired = clone(await mutate(clone(current)));
+      const desired = opts.owned ? await mutate(current) : clone(await mutate(clone(current)));
       const pinnedRV = desired.metadata?.resourceVersion;
       if (pinnedRV && pinnedRV !== current.metadata.resourceVersion) {
         throw errors.staleObject(this.groupResource, name);
@@ -407,11 +540,12 @@ export class Registry {
         const r = await this.store.txn({ compare: [{ key, modRevision: kv.modRevision }, ...extras.compare], success: [{ type: 'delete', key }, ...extras.ops] });
         if (r.succeeded) return { obj: { ...toWrite, metadata: { ...toWrite.metadata, resourceVersion: String(r.revision) } }, created: false };
       } else {
+        const enc = this.encode(toWrite);
         const r = await this.store.txn({
           compare: [{ key, modRevision: kv.modRevision }, ...extras.compare],
-          success: [{ type: 'put', key, value: this.encode(toWrite) }, ...extras.ops],
+          success: [{ type: 'put', key, value: enc.value }, ...extras.ops],
         });
-        if (r.succeeded) return { obj: this.decode(r.results[0]!), created: false };
+        if (r.succeeded) return { obj: this.written(r.results[0]!, toWrite, enc, kv.modRevision), created: false };
       }
       if (pinnedRV) throw errors.staleObject(this.groupResource, name);
       if (attempt >= MAX_CAS_RETRIES) throw errors.staleObject(this.groupResource, name);
@@ -461,8 +595,9 @@ export class Registry {
         next.metadata.deletionTimestamp = new Date(Date.now() + (grace ?? 0) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
         next.metadata.deletionGracePeriodSeconds = grace ?? 0;
         if (opts.dryRun) return { obj: next, deleted: false };
-        const r = await this.store.txn({ compare: [{ key, modRevision: kv.modRevision }], success: [{ type: 'put', key, value: this.encode(next) }] });
-        if (r.succeeded) return { obj: this.decode(r.results[0]!), deleted: false };
+        const enc = this.encode(next);
+        const r = await this.store.txn({ compare: [{ key, modRevision: kv.modRevision }], success: [{ type: 'put', key, value: enc.value }] });
+        if (r.succeeded) return { obj: this.written(r.results[0]!, next, enc, kv.modRevision), deleted: false };
       } else {
         let extras: TxnExtras = { compare: [], ops: [] };
         if (this.strategy.txnExtras) ({ extras } = await this.strategy.txnExtras(current, current, 'delete'));
@@ -488,8 +623,7 @@ export class Registry {
     const translate = (e: WatchEvent): ObjWatchEvent | undefined => {
       if (e.type === 'delete') {
         if (!e.prevKv) return undefined;
-        const o = this.decode(e.prevKv);
-        o.metadata.resourceVersion = String(e.kv.modRevision);
+        const o = this.deletedObject(e.prevKv, e.kv.modRevision);
         if (filter && !filter(o)) return undefined;
         return { type: 'DELETED', object: o };
       }
