@@ -15,7 +15,14 @@
 //   npx tsc -p tsconfig.json --outDir .build/churn && node .build/churn/bench/churn.js \
 //     [--services 1000] [--pods 10] [--changes 2000] [--rate 100[,200…]] [--namespaces 1] [--nodes 3]
 //     [--storage memory|sqlite|memory,sqlite] [--controllers child|bench [--workers 2]]
-//     [--concurrency 32] [--drain-ms 15000] [--cpu-prof DIR] [--seed 1]
+//     [--concurrency 32] [--drain-ms 15000] [--cpu-prof DIR] [--seed 1] [--probe] [--node-flags '--trace-gc …']
+//
+// --probe loads bench/churn-probe into both children (and runs it here): every
+// GC pause and event-loop stall of each process, with wall-clock times, lined
+// up with the changes slower than 50 ms (which process was stalled while a
+// slow change was on its way); --probe-dir DIR keeps the records (JSON lines,
+// one file per process; with --cpu-prof, their "m" times line up with the
+// profiles' samples). --node-flags passes V8/Node flags to the children.
 //
 // At the default size (1k Services × 10 pods, one namespace, memory) the
 // setup and initial sync take about a minute, then each rate its changes ÷
@@ -24,6 +31,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startProbe } from './churn-probe.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { findByKind, type ResourceInfo } from '../src/api/resources.js';
 import { HttpClient } from '../src/client/http.js';
@@ -42,6 +50,10 @@ interface Options {
   workers?: number;
   /** Where the child processes write V8 CPU profiles (--cpu-prof), if anywhere. */
   cpuProf?: string;
+  /** Record GC pauses and event-loop stalls of every process (bench/churn-probe). */
+  probe: boolean;
+  /** Extra Node/V8 flags for the children. */
+  nodeFlags: string[];
 }
 
 /** The controllers we run: the endpoint ones (EndpointSlice, Endpoints, mirroring). */
@@ -110,6 +122,7 @@ function parseOptions(): Options {
     namespaces: arg('namespaces', 1), nodes: arg('nodes', 3), concurrency: arg('concurrency', 32),
     storages: storages as Storage[], seed: arg('seed', 1), drainMs: arg('drain-ms', 15000),
     controllers, cpuProf: strArg('cpu-prof'), workers: strArg('workers') === undefined ? undefined : arg('workers', 2),
+    probe: process.argv.includes('--probe') || strArg('probe-dir') !== undefined, nodeFlags: (strArg('node-flags') ?? '').split(/\s+/).filter(Boolean),
   };
 }
 
@@ -171,12 +184,26 @@ process.once('SIGINT', () => {
   process.exit(130);
 });
 
-function spawnSvcnet(args: string[], cpuProfDir: string | undefined): ChildProcess {
+/** Set by main(): the probe's output file per process name (when --probe), and flags for the children. */
+const probeFiles = new Map<string, string>();
+let childFlags: string[] = [];
+let probeDir: string | undefined;
+
+function spawnSvcnet(args: string[], cpuProfDir: string | undefined, name: string): ChildProcess {
   const main = new URL('../src/cli/main.js', import.meta.url).pathname;
   if (cpuProfDir) mkdirSync(cpuProfDir, { recursive: true });
   const prof = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
-  return spawn(process.execPath, [...prof, '-e', `import(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`, ...args],
-    { stdio: ['ignore', 'ignore', 'inherit'] });
+  const env = { ...process.env };
+  const probe: string[] = [];
+  if (probeDir) {
+    const out = join(probeDir, `${name}.jsonl`);
+    rmSync(out, { force: true });
+    probeFiles.set(name, out);
+    env['CHURN_PROBE_OUT'] = out;
+    probe.push('--import', new URL('./churn-probe.js', import.meta.url).href);
+  }
+  return spawn(process.execPath, [...childFlags, ...prof, ...probe, '-e', `import(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`, ...args],
+    { stdio: ['ignore', 'ignore', 'inherit'], env });
 }
 
 /** SIGTERM, so the child closes cleanly (and writes its CPU profile); SIGKILL if it has not exited in 10 s. */
@@ -199,7 +226,7 @@ async function startServer(storage: Storage, cpuProfDir?: string): Promise<Serve
   const dir = mkdtempSync(join(tmpdir(), 'svcnet-churn-'));
   tempDirs.add(dir);
   const store = storage === 'memory' ? 'memory' : `sqlite:${dir}/state.db`;
-  const child = spawnSvcnet(['apiserver', '--listen', '127.0.0.1:0', '--data-dir', dir, '--storage', store, '--log-level', 'error'], cpuProfDir);
+  const child = spawnSvcnet(['apiserver', '--listen', '127.0.0.1:0', '--data-dir', dir, '--storage', store, '--log-level', 'error'], cpuProfDir, 'apiserver');
   const kubeconfig = join(dir, 'kubeconfig');
   for (let i = 0; i < 400 && !existsSync(kubeconfig) && child.exitCode === null; i++) await sleep(50);
   if (!existsSync(kubeconfig)) {
@@ -230,7 +257,7 @@ interface Controllers {
 function startControllers(o: Options, kubeconfig: string): Controllers {
   if (o.controllers === 'child') {
     const child = spawnSvcnet(['controller-manager', '--kubeconfig', kubeconfig, '--disable', disabledControllers.join(','), '--log-level', 'error'],
-      o.cpuProf && join(o.cpuProf, 'controller-manager'));
+      o.cpuProf && join(o.cpuProf, 'controller-manager'), 'controller-manager');
     return { pid: child.pid, close: () => stopChild(child) };
   }
   const client = HttpClient.fromKubeconfig(kubeconfig, { userAgent: 'svcnet-churn-controllers' });
@@ -309,7 +336,7 @@ async function settle(c: Controllers, maxMs = 120_000): Promise<number> {
 
 interface PodInfo { ns: string; name: string; svc: string; node: string; ip: string; ready: boolean }
 /** One readiness change: when it was sent, and when the bench saw it on the pod watch and in a slice. */
-interface Change { t0: number; podSeen?: number; sliceSeen?: number }
+interface Change { t0: number; ack?: number; podSeen?: number; sliceSeen?: number; pod: string }
 interface Pending { t0: number; want: boolean; pod: PodInfo; change: Change }
 
 async function runOne(storage: Storage, o: Options): Promise<Result[]> {
@@ -514,13 +541,13 @@ async function runOne(storage: Storage, o: Options): Promise<Result[]> {
         p.ready = !p.ready;
         const pod = p;
         const t0 = now();
-        const change: Change = { t0 };
+        const change: Change = { t0, pod: pod.name };
         changeLog.push(change);
         pending.set(pod.ip, { t0, want: pod.ready, pod, change });
         podPending.set(pod.ip, { t0, want: pod.ready, change });
         const req = client.patch(R.pods, pod.ns, pod.name, 'merge', {
           status: { conditions: [{ type: 'Ready', status: pod.ready ? 'True' : 'False' }] },
-        }, { subresource: 'status' }).then(() => { ackLatencies.push(now() - t0); }, (e: unknown) => {
+        }, { subresource: 'status' }).then(() => { change.ack = now(); ackLatencies.push(change.ack - t0); }, (e: unknown) => {
           patchErrors++;
           pending.delete(pod.ip);
           log(`  patch ${pod.ns}/${pod.name} failed: ${(e as Error).message}`);
@@ -542,6 +569,7 @@ async function runOne(storage: Storage, o: Options): Promise<Result[]> {
       progress = undefined;
       checkWatches();
       const m1 = controllers.metrics?.();
+      if (probeDir) reportStalls(`${storage} ${rate}/s`, changeLog, start, now());
       const lost = pending.size;
       if (lost) log(`  [${storage}] ${lost} changes never showed up in a slice within ${o.drainMs} ms`);
       if (patchErrors) log(`  [${storage}] ${patchErrors} status patches failed`);
@@ -584,8 +612,95 @@ async function runOne(storage: Storage, o: Options): Promise<Result[]> {
   }
 }
 
+// ---------------------------------------------------------------------------
+// --probe: which process was paused while a slow change was on its way.
+
+interface ProbeEvent { k: 'gc' | 'stall' | 'heap'; t: number; d: number; c?: number; kind?: string; used?: number; total?: number }
+/** A stall during which the process ran (CPU ≥ 60% of it, GC helper threads included): work or GC, not the machine's other load. */
+const busy = (e: ProbeEvent) => e.k === 'stall' && (e.c ?? 0) >= 0.6 * e.d;
+
+function readProbe(file: string, from: number, to: number): ProbeEvent[] {
+  let text = '';
+  try { text = readFileSync(file, 'utf8'); } catch { return []; }
+  const out: ProbeEvent[] = [];
+  for (const line of text.split('\n')) {
+    if (!line) continue;
+    try {
+      const e = JSON.parse(line) as ProbeEvent;
+      if (e.t + (e.d ?? 0) >= from && e.t <= to) out.push(e);
+    } catch { /* a line cut by the process's exit */ }
+  }
+  return out;
+}
+
+/** Slow = over this; the goal's p99. */
+const SLOW_MS = 50;
+
+function reportStalls(label: string, changes: readonly Change[], phaseStart: number, phaseEnd: number): void {
+  const epoch = (t: number) => performance.timeOrigin + t;
+  const from = epoch(phaseStart), to = epoch(phaseEnd);
+  // Let the children flush their last lines.
+  const procs = [...probeFiles.entries()].map(([name, file]) => ({ name, events: readProbe(file, from, to) }));
+  procs.push({ name: 'bench', events: readProbe(join(probeDir!, 'bench.jsonl'), from, to) });
+  const secs = (to - from) / 1000;
+  log(`  [probe ${label}] over ${secs.toFixed(1)} s:`);
+  for (const p of procs) {
+    const gcs = p.events.filter((e) => e.k === 'gc');
+    const byKind = new Map<string, { n: number; ms: number; max: number }>();
+    for (const g of gcs) {
+      const k = byKind.get(g.kind ?? '?') ?? { n: 0, ms: 0, max: 0 };
+      k.n++; k.ms += g.d; k.max = Math.max(k.max, g.d);
+      byKind.set(g.kind ?? '?', k);
+    }
+    const stalls = p.events.filter((e) => e.k === 'stall').map((e) => e.d).sort((a, b) => b - a);
+    const busyStalls = p.events.filter(busy).map((e) => e.d).sort((a, b) => b - a);
+    const heaps = p.events.filter((e) => e.k === 'heap');
+    const heap = heaps.length ? `heap used ${Math.min(...heaps.map((h) => h.used!))}–${Math.max(...heaps.map((h) => h.used!))} MB of ${Math.max(...heaps.map((h) => h.total!))} MB` : 'no heap samples';
+    log(`    ${p.name.padEnd(18)} GC ${[...byKind].map(([k, v]) => `${k} ${v.n}× ${v.ms.toFixed(0)} ms (max ${v.max.toFixed(1)})`).join(', ') || 'none'}; ` +
+      `loop stalls >8 ms: ${stalls.length} (>30 ms: ${stalls.filter((d) => d > 30).length}; largest ${stalls.slice(0, 5).map((d) => d.toFixed(0)).join(', ') || '-'} ms), ` +
+      `of which busy: ${busyStalls.length} (>30 ms: ${busyStalls.filter((d) => d > 30).length}; largest ${busyStalls.slice(0, 5).map((d) => d.toFixed(0)).join(', ') || '-'} ms); ${heap}`);
+  }
+  const slow = changes.filter((c) => (c.sliceSeen ?? Infinity) - c.t0 > SLOW_MS);
+  const blame = new Map<string, number>();
+  const lines: string[] = [];
+  for (const c of slow) {
+    const t0 = epoch(c.t0);
+    const t1 = c.sliceSeen !== undefined ? epoch(c.sliceSeen) : to;
+    const rel = (t: number | undefined) => (t === undefined ? '-' : `+${(t - c.t0).toFixed(0)}`);
+    const parts: string[] = [];
+    let worstBusy: { name: string; d: number } | undefined;
+    let worstStarved: { name: string; d: number } | undefined;
+    for (const p of procs) {
+      const hits = p.events.filter((e) => e.k !== 'heap' && e.d >= 5 && e.t + e.d >= t0 && e.t <= t1);
+      if (!hits.length) continue;
+      const busyMs = hits.filter(busy).reduce((a, e) => a + e.d, 0);
+      const starvedMs = hits.filter((e) => e.k === 'stall' && !busy(e)).reduce((a, e) => a + e.d, 0);
+      if (!worstBusy || busyMs > worstBusy.d) worstBusy = { name: p.name, d: busyMs };
+      if (!worstStarved || starvedMs > worstStarved.d) worstStarved = { name: p.name, d: starvedMs };
+      parts.push(`${p.name}: ${hits.map((e) => `${e.k === 'gc' ? `gc ${e.kind}` : busy(e) ? 'busy stall' : 'stall'} ${e.d.toFixed(0)} ms${e.k === 'stall' ? ` (cpu ${e.c ?? '?'})` : ''} @${(e.t - t0).toFixed(0)}`).join(', ')}`);
+    }
+    const who = worstBusy && worstBusy.d >= 20 ? `${worstBusy.name} busy`
+      : worstStarved && worstStarved.d >= 20 ? `${worstStarved.name} not running` : 'no stall ≥ 20 ms';
+    blame.set(who, (blame.get(who) ?? 0) + 1);
+    lines.push(`      ${c.pod}: ack ${rel(c.ack)} pod ${rel(c.podSeen)} slice ${rel(c.sliceSeen)} ms | ${parts.join(' | ') || 'no pause seen'}`);
+  }
+  log(`    ${slow.length} of ${changes.length} changes slower than ${SLOW_MS} ms; the process stalled longest while each was under way (busy ≥ 20 ms, else not running ≥ 20 ms): ` +
+    `${[...blame].map(([k, v]) => `${k} ${v}`).join(', ') || '-'}`);
+  for (const l of lines.slice(0, 40)) log(l);
+  if (lines.length > 40) log(`      … ${lines.length - 40} more`);
+}
+
 async function main(): Promise<void> {
   const o = parseOptions();
+  childFlags = o.nodeFlags;
+  if (o.probe) {
+    const keep = strArg('probe-dir');
+    if (keep) mkdirSync(keep, { recursive: true });
+    probeDir = keep ?? mkdtempSync(join(tmpdir(), 'svcnet-churn-probe-'));
+    if (!keep) tempDirs.add(probeDir);
+    const stop = startProbe(join(probeDir, 'bench.jsonl'));
+    process.once('exit', () => { stop(); if (probeDir && !keep) rmSync(probeDir, { recursive: true, force: true }); });
+  }
   log(`churn bench: ${o.services} services × ${o.pods} pods in ${o.namespaces} namespace(s) on ${o.nodes} nodes; ` +
     `${o.changes} readiness changes at ${o.rates.join(', ')}/s; storage ${o.storages.join(', ')}; controllers in ${o.controllers === 'child' ? 'their own process' : 'this process'}`);
   const results: Result[] = [];

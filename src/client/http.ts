@@ -3,6 +3,7 @@
 // Status, and watches as a streaming GET of newline-delimited JSON events.
 import * as http from 'node:http';
 import * as https from 'node:https';
+import * as tls from 'node:tls';
 import type { Status } from 'kubernetes-types/meta/v1.js';
 import { StatusError, type StatusReason } from '../api/errors.js';
 import { groupVersion, type ResourceInfo } from '../api/resources.js';
@@ -75,6 +76,9 @@ export class HttpClient implements Client {
       if (target.clientKey) agentOpts.key = target.clientKey;
       if (target.tlsServerName) agentOpts.servername = target.tlsServerName;
       agentOpts.rejectUnauthorized = !target.insecureSkipTLSVerify;
+      // One secure context for every connection: tls.connect would otherwise parse the CA and
+      // client certificate again for each new socket (a burst of requests opens several).
+      agentOpts.secureContext = tls.createSecureContext({ ca: agentOpts.ca, cert: agentOpts.cert, key: agentOpts.key });
       this.agent = new https.Agent(agentOpts);
       this.mod = https;
     } else {

@@ -7,6 +7,7 @@ import { Backoff, type BackoffOptions } from './backoff.js';
 import { createCache, type CacheChange, type CacheReader, type CacheWriter, type IndexFunc } from './cache.js';
 import { systemClock, type Clock, type TimerHandle } from './clock.js';
 import { errorText, silentLogger, type Logger } from './log.js';
+import type { Transform } from './transform.js';
 import type { Client, KObject, WatchEvent, WatchHandle } from './types.js';
 import { initialWatcherState, step, type WatcherEffect, type WatcherInput, type WatcherState } from './watcher.js';
 
@@ -31,6 +32,8 @@ export interface InformerOptions extends InformerScope {
   /** Server-side watch timeout range [min, 2·min) seconds, as client-go's reflector (default 300). */
   minWatchTimeoutSeconds?: number;
   random?: () => number;
+  /** Applied to every listed or watched object before it is cached and handed to handlers (client-go's TransformFunc). */
+  transform?: Transform;
 }
 
 export interface ResourceEventHandler<T extends KObject = KObject> {
@@ -213,10 +216,12 @@ export class Informer<T extends KObject = KObject> {
     this.writer = writer;
     this.store = reader;
     this.log = opts.log ?? silentLogger;
+    const t = opts.transform;
     this.reflector = new Reflector(client, resource, opts, {
-      replace: (items, rv) => this.notify(this.writer.replace(items as T[], rv), true),
+      replace: (items, rv) => this.notify(this.writer.replace((t ? items.map(t) : items) as T[], rv), true),
       apply: (e) => {
-        const c = this.writer.apply(e as WatchEvent<T>);
+        const ev = t && (e.type === 'ADDED' || e.type === 'MODIFIED' || e.type === 'DELETED') ? { type: e.type, object: t(e.object) } : e;
+        const c = this.writer.apply(ev as WatchEvent<T>);
         this.notify(c ? [c] : [], false);
       },
     });
@@ -280,6 +285,8 @@ export interface InformerFactoryOptions {
   pageSize?: number;
   backoff?: BackoffOptions;
   minWatchTimeoutSeconds?: number;
+  /** For every informer of the factory (see InformerOptions.transform). */
+  transform?: Transform;
 }
 
 /** One informer per (resource, namespace, selectors), shared by everyone asking; owns them all. */

@@ -51,3 +51,38 @@ test('controllers share one informer per resource and all converge; close stops 
 test('duplicate controller names are refused', () => {
   assert.throws(() => startControllerManager(new FakeClient(), [labeller('x'), labeller('x')]), /two controllers are named x-controller/);
 });
+
+test('cached objects carry trimmed managedFields (kube-controller-manager drops them); updates built from them send none', async () => {
+  const fieldSets = [{ manager: 'kubectl', operation: 'Update', apiVersion: 'v1', time: '2026-01-01T00:00:00Z', fieldsType: 'FieldsV1', fieldsV1: { 'f:data': {} } }];
+  for (const transform of ['default', 'none'] as const) {
+    const c = new FakeClient();
+    const sent: KObject[] = [];
+    const update = c.update.bind(c);
+    c.update = (r, ns, o, opts) => { sent.push(o); return update(r, ns, o, opts); };
+    await c.create(cms, 'ns', { metadata: { name: 'one', managedFields: fieldSets } });
+    const cached: unknown[] = [];
+    const stamper: Reconciler = {
+      name: 'stamper', watches: [cms],
+      keysFor: (_r, o: KObject) => [`${o.metadata!.namespace}/${o.metadata!.name}`],
+      reconcile(key, cache) {
+        const [ns, name] = key.split('/') as [string, string];
+        const o = cache.get(cms, ns, name);
+        if (!o || o['data']) return { actions: [] };
+        cached.push(o.metadata?.managedFields);
+        return { actions: [{ verb: 'update', resource: cms, namespace: ns, object: { ...o, data: { stamped: 'yes' } } }] };
+      },
+    };
+    const m = startControllerManager(c, [stamper], { clock: new FakeClock(), ...(transform === 'none' ? { informers: { transform: undefined } } : {}) });
+    await m.waitForSync();
+    await settle();
+    await m.close();
+    assert.equal(sent.length, 1, transform);
+    if (transform === 'default') {
+      assert.deepEqual(cached, [[{ manager: 'kubectl', operation: 'Update' }]]);
+      assert.equal(sent[0]!.metadata?.managedFields, undefined, 'the server keeps its own');
+    } else {
+      assert.deepEqual(cached, [fieldSets]);
+      assert.deepEqual(sent[0]!.metadata?.managedFields, fieldSets);
+    }
+  }
+});

@@ -8,6 +8,7 @@ import { isStatusError } from '../api/errors.js';
 import type { ResourceInfo } from '../api/resources.js';
 import { systemClock, type Clock } from '../client/clock.js';
 import { EventRecorder } from '../client/events.js';
+import { withoutTrimmedManagedFields } from '../client/transform.js';
 import type { InformerFactory, Registration } from '../client/informer.js';
 import { errorText, silentLogger, type Logger } from '../client/log.js';
 import type { Client, KObject } from '../client/types.js';
@@ -151,9 +152,10 @@ export function runController(reconciler: Reconciler, deps: RunControllerDeps): 
     };
     switch (a.verb) {
       case 'create':
-        return seen(await client.create(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource, name: a.name }));
+        return seen(await client.create(a.resource, a.namespace, withoutTrimmedManagedFields(a.object), { fieldManager, subresource: a.subresource, name: a.name }));
       case 'update':
-        return seen(await client.update(a.resource, a.namespace, a.object, { fieldManager, subresource: a.subresource }));
+        // Objects built from a cache whose managedFields were trimmed (manager.ts) send none: the server keeps its own.
+        return seen(await client.update(a.resource, a.namespace, withoutTrimmedManagedFields(a.object), { fieldManager, subresource: a.subresource }));
       case 'patch':
         // A controller owns what it applies: take fields over from other managers, as controllers do with force=true.
         return seen(await client.patch(a.resource, a.namespace, a.name, a.patchType, a.patch,
