@@ -28,6 +28,7 @@
 // setup and initial sync take about a minute, then each rate its changes ÷
 // rate seconds and the drain; --storage memory,sqlite repeats it all on SQLite.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { NODE_FLAGS } from '../src/cluster/node-flags.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -202,7 +203,7 @@ function spawnSvcnet(args: string[], cpuProfDir: string | undefined, name: strin
     env['CHURN_PROBE_OUT'] = out;
     probe.push('--import', new URL('./churn-probe.js', import.meta.url).href);
   }
-  return spawn(process.execPath, [...childFlags, ...prof, ...probe, '-e', `import(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`, ...args],
+  return spawn(process.execPath, [...NODE_FLAGS, ...childFlags, ...prof, ...probe, '-e', `import(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`, ...args],
     { stdio: ['ignore', 'ignore', 'inherit'], env });
 }
 

@@ -15,7 +15,8 @@
 //    holds the change.
 // 4. Data plane: through the ClusterIP (the proxy's DNAT, 1k other services loaded) vs
 //    to the pod IP directly vs a bare one-rule DNAT, with netload (C, bench/netload.c,
-//    built here with cc) as client (node namespace) and server (pod namespace), each
+//    built here with cc) as client (a client pod's namespace, routed by the node: a pod →
+//    Service connection; --dataplane-from node: the node's own) and server (pod namespace), each
 //    pinned to its own CPU and SCHED_FIFO, the same for every arm; many short rounds,
 //    every arm back to back per round (order rotating), warm-up rounds dropped; paired
 //    per-round ratios with a bootstrap CI; CPU time of client + server per connection

@@ -7,6 +7,7 @@
 // noisy than wall time on a busy machine), and the load average around the runs.
 //   npm run build && node dist/bench/startup.js [--runs 3]
 import { spawn } from 'node:child_process';
+import { NODE_FLAGS } from '../src/cluster/node-flags.js';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -40,7 +41,7 @@ async function once(): Promise<Run> {
   const dir = mkdtempSync(join(tmpdir(), 'svcnet-startup-'));
   const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(dir, 'kubeconfig') };
   const t0 = Date.now();
-  const up = spawn(process.execPath, [main, 'up', '--data-dir', dir, '--listen', '127.0.0.1:0', '--nodes', '3', '--quiet', '-o', 'json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const up = spawn(process.execPath, [...NODE_FLAGS, main, 'up', '--data-dir', dir, '--listen', '127.0.0.1:0', '--nodes', '3', '--quiet', '-o', 'json'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   up.stdout.on('data', (d: Buffer) => { out += d; });
   try {

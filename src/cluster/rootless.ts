@@ -14,6 +14,7 @@
 // `svcnet down` ends the cluster's PID namespace, which takes every process
 // and namespace in it along.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { NODE_FLAGS } from './node-flags.js';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -106,7 +107,7 @@ export async function runRootlessUp(argv: readonly string[], o: { dataDir: strin
   const args = [...argv.filter((a, i) => !(a === '--listen' || argv[i - 1] === '--listen' || a.startsWith('--listen='))), '--listen', `${o.host}:${port}`];
   const child: ChildProcess = spawn('unshare', [
     '--user', '--map-root-user', '--net', '--mount', '--propagation', 'private', '--pid', '--fork', '--mount-proc', '--kill-child',
-    'sh', '-c', SETUP, 'svcnet-rootless', process.execPath, o.entry, 'up', ...args,
+    'sh', '-c', SETUP, 'svcnet-rootless', process.execPath, ...NODE_FLAGS, o.entry, 'up', ...args,
   ], {
     stdio: ['inherit', 'inherit', 'inherit', fd],
     // Its own process group: a terminal's Ctrl-C reaches only us, and we stop the cluster in order.
@@ -168,7 +169,7 @@ export function reenterRootless(dataDir: string, argv: readonly string[], entry:
   if (!init) return undefined;
   return new Promise((res, rej) => {
     const child = spawn('nsenter', ['--target', String(init), '--user', '--mount', '--net', '--pid', '--preserve-credentials', '--',
-      process.execPath, entry, ...argv], { stdio: 'inherit', env: { ...process.env, [ROOTLESS_ENV]: '1' } });
+      process.execPath, ...NODE_FLAGS, entry, ...argv], { stdio: 'inherit', env: { ...process.env, [ROOTLESS_ENV]: '1' } });
     child.once('error', rej);
     child.once('exit', (code, sig) => res(code ?? (sig ? 128 : 1)));
   });
