@@ -6,6 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/allocator.js
 import type { Service } from 'kubernetes-types/core/v1.js';
+import { prng } from './prng.js';
 import { withDefaults } from '../src/api/defaults/index.js';
 import { allocateNextIP, newIPRange, type IPRange } from '../src/apiserver/registry/allocator/ip.js';
 import { admitService, newServiceAllocatorState, type ServiceAllocatorState } from '../src/apiserver/registry/allocator/service.js';
@@ -14,20 +15,9 @@ const TOTAL = 50_000;
 const CHUNK = 5_000;
 const CIDR = '10.96.0.0/16';
 
-/** Deterministic randomness (mulberry32), so runs compare. */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function benchAllocator(): number[] {
-  const rand = seeded(1);
+  const rand = prng(1);
   let r: IPRange = newIPRange(CIDR);
   const perChunk: number[] = [];
   for (let done = 0; done < TOTAL; done += CHUNK) {
@@ -43,7 +33,7 @@ function benchAllocator(): number[] {
 }
 
 function benchServices(): number[] {
-  const rand = seeded(2);
+  const rand = prng(2);
   let state: ServiceAllocatorState = newServiceAllocatorState({ serviceClusterIPRange: CIDR });
   const perChunk: number[] = [];
   for (let done = 0; done < TOTAL; done += CHUNK) {

@@ -28,6 +28,7 @@
 // setup and initial sync take about a minute, then each rate its changes ÷
 // rate seconds and the drain; --storage memory,sqlite repeats it all on SQLite.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { prng } from './prng.js';
 import { NODE_FLAGS } from '../src/cluster/node-flags.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -132,17 +133,6 @@ const log = (msg: string) => process.stderr.write(`${((performance.now() - start
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const now = () => performance.now();
 
-/** mulberry32: a seeded PRNG, so two runs flap the same pods in the same order. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** User + system CPU time of a process in ms, from /proc (Linux); undefined elsewhere or when gone. */
 function cpuMsOf(pid: number | undefined): number | undefined {

@@ -7,6 +7,7 @@
 //   median, interquartile range and a bootstrap 95 % confidence interval of the median,
 //   and a verdict against a goal.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { prng } from './prng.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -163,17 +164,6 @@ export function quantile(xs: readonly number[], q: number): number {
 }
 export const median = (xs: readonly number[]): number => quantile(xs, 0.5);
 
-/** A small seeded PRNG (mulberry32): the same run gives the same interval. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Percentile bootstrap 95 % confidence interval of the median. */
 export function bootstrapMedianCI(xs: readonly number[], resamples = 4000, seed = 12345): [number, number] {
