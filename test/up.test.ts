@@ -83,13 +83,16 @@ function scenario(dataplane: string): void {
       assert.ok(fromPod(await inNs('node/node-2', ['curl', '-s', '-m', '2', `http://${clusterIP}/`])));
       assert.ok(fromPod(await until(() => inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web.default.svc.cluster.local/']), fromPod, 'DNS name from a pod')));
       assert.ok(fromPod(await inNs(`pod/${pods[0]}`, ['curl', '-s', '-m', '3', 'http://web/'])));
-      // svcnet trace --measure: the expected split from the rules, beside the observed one.
-      // (Kernel rules only: the userspace relay has no rules to trace.)
-      if (dataplane !== 'userspace') {
-        const tr = await c.svcnet(['trace', 'web', '--from', 'client', '--data-dir', dir, '--mode', dataplane, '--measure', '30'], 60_000);
+      // svcnet trace --measure: the expected split from the rules (userspace: from the
+      // relay's listener table), beside the observed one. Userspace without --mode: the
+      // trace takes the cluster's data plane from its data dir.
+      {
+        const mode = dataplane === 'userspace' ? [] : ['--mode', dataplane];
+        const tr = await c.svcnet(['trace', 'web', '--from', 'client', '--data-dir', dir, ...mode, '--measure', '30'], 60_000);
         assert.equal(tr.code, 0, tr.stderr);
         const measured = [...tr.stdout.matchAll(/^ {2}(web-\S+)\s+33\.3% →\s+[\d.]+%\s+\((\d+)\)$/gm)];
         assert.ok(measured.length >= 3, tr.stdout);
+        if (dataplane === 'userspace') assert.match(tr.stdout, /userspace relay/, tr.stdout);
       }
       // A readiness probe failing takes the pod out of the Service's EndpointSlice; passing brings it back.
       const flag = join(dir, 'ready-flag');

@@ -15,11 +15,11 @@ const flags: FlagSpec[] = [
   { name: 'from', type: 'string', default: 'pod', help: 'where the packet starts: pod | node | client' },
   { name: 'port', type: 'string', help: 'service port number or name (default: every port)' },
   { name: 'node', type: 'string', help: 'node whose rules are traced (default: the first node)' },
-  { name: 'mode', type: 'string', default: 'nftables', help: 'data plane to trace: nftables | iptables' },
+  { name: 'mode', type: 'string', help: 'data plane to trace: nftables | iptables | userspace (default: the data plane of the cluster in --data-dir, else nftables)' },
   { name: 'cluster-cidr', type: 'string', default: '10.244.0.0/16', help: 'pod CIDR (masquerade decisions)' },
   kubeconfigFlag,
   { name: 'measure', type: 'number', default: 0, help: 'also send N real HTTP requests from there and show the observed split' },
-  { name: 'data-dir', type: 'string', default: '.svcnet', help: 'the cluster\'s data directory (for --measure)' },
+  { name: 'data-dir', type: 'string', default: '.svcnet', help: 'the cluster\'s data directory (for --measure and the default --mode)' },
   { name: 'output', short: 'o', type: 'string', default: '', help: 'json for machine output' },
 ];
 
@@ -34,17 +34,28 @@ function measure(netns: string, dst: string, n: number): Promise<Map<string, num
   }));
 }
 
+/** The data plane `svcnet up` recorded in DATA-DIR/cluster.json; nftables when there is none. */
+function clusterMode(dataDir: string): string {
+  let dataplane: string | undefined;
+  try {
+    dataplane = readClusterState(dataDir).dataplane;
+  } catch {
+    return 'nftables'; // no running cluster there (or unreadable state): the default rules
+  }
+  return dataplane === 'iptables' || dataplane === 'userspace' ? dataplane : 'nftables';
+}
+
 export async function traceCommand(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(helpText('svcnet trace SERVICE [flags]', 'Shows the path a packet to SERVICE takes: which node, which rules, DNAT to which endpoints with which probability, masquerade.', flags));
+    process.stdout.write(helpText('svcnet trace SERVICE [flags]', 'Shows the path a packet to SERVICE takes: which node, which rules, DNAT to which endpoints with which probability, masquerade. With --mode userspace (no rules), which address the node\'s proxy listens on and which endpoints it relays to, from the node.', flags));
     return 0;
   }
   const { flags: f, positional } = parseArgs(argv, flags);
   if (positional.length !== 1) throw new UsageError('want exactly one SERVICE (see svcnet trace --help)');
   const from = String(f['from']);
   if (!['pod', 'node', 'client'].includes(from)) throw new UsageError(`--from must be pod, node or client, not "${from}"`);
-  const mode = String(f['mode']);
-  if (mode !== 'nftables' && mode !== 'iptables') throw new UsageError(`--mode must be nftables or iptables, not "${mode}"`);
+  const mode = (f['mode'] as string | undefined) || clusterMode(String(f['data-dir']));
+  if (mode !== 'nftables' && mode !== 'iptables' && mode !== 'userspace') throw new UsageError(`--mode must be nftables, iptables or userspace, not "${mode}"`);
   const output = String(f['output']);
   if (output !== '' && output !== 'json') throw new UsageError(`unsupported output format: ${output}`);
   const client = clientFromFlag(f['kubeconfig']);
@@ -65,7 +76,7 @@ export async function traceCommand(argv: string[]): Promise<number> {
       return 0;
     }
     const n = Number(f['measure']);
-    process.stdout.write(`Service ${f['namespace']}/${positional[0]} traced through node ${e.node} (${e.nodeIPs.join(', ')}), ${e.mode} rules, packet from ${from}:\n`);
+    process.stdout.write(`Service ${f['namespace']}/${positional[0]} traced through node ${e.node} (${e.nodeIPs.join(', ')}), ${e.mode === 'userspace' ? 'userspace proxy (no rules)' : `${e.mode} rules`}, packet from ${from}:\n`);
     if (!e.paths.length) process.stdout.write('\n(no address of this service is reachable from there)\n');
     // Where the measured requests start: the client namespace, the first node, or a Running pod.
     let fromNs: string | undefined;

@@ -129,7 +129,7 @@ export async function up(o: UpOptions): Promise<Cluster> {
     closers.push(() => api.close());
     api.api.nonResourceHandlers.set('/ui', uiHandler({
       objects: api.api, explain: explainService,
-      defaults: { mode: dp.dataplane === 'iptables' ? 'iptables' : 'nftables', clusterCIDR },
+      defaults: { mode: dp.dataplane === 'iptables' || dp.dataplane === 'userspace' ? dp.dataplane : 'nftables', clusterCIDR },
     }));
     const kubeconfigPath = api.kubeconfigPath!;
     const { client, socketPath } = await inProcessClient(api, dataDir, kubeconfigPath, closers);

@@ -64,7 +64,8 @@ export interface TraceEndpoint {
 }
 
 export interface TraceResult {
-  backend: 'iptables' | 'nftables';
+  /** `userspace`: no rules; src/proxy/userspace/explain.ts reads the proxy's listener table. */
+  backend: 'iptables' | 'nftables' | 'userspace';
   packet: { src: string; dst: string; port: number; proto: Protocol; from: TraceOrigin };
   /** The verdict of every branch when they agree; DNAT when any branch reaches an endpoint. */
   verdict: TraceVerdict;
@@ -814,12 +815,15 @@ function pct(p: number): string {
 export function formatTrace(r: TraceResult): string {
   const p = r.packet;
   const dst = p.dst.includes(':') ? `[${p.dst}]:${p.port}` : `${p.dst}:${p.port}`;
-  const lines = [`${p.proto} ${p.src} -> ${dst} from ${p.from} (${r.backend})`, `verdict: ${r.verdict}${r.masquerade ? ' (masquerade)' : ''}`];
+  // Userspace: DNAT stands for "relayed to", and the source is the node because the proxy connects from it.
+  const relay = r.backend === 'userspace';
+  const masq = relay ? ' (relayed: a new connection from the node)' : ' (masquerade)';
+  const lines = [`${p.proto} ${p.src} -> ${dst} from ${p.from} (${r.backend})`, `verdict: ${r.verdict}${r.masquerade ? masq : ''}`];
   for (const b of r.branches) {
     const target = b.endpoint
       ? `${b.endpoint.ip.includes(':') ? `[${b.endpoint.ip}]` : b.endpoint.ip}:${b.endpoint.port}`
       : b.verdict;
-    lines.push(`  ${pct(b.probability).padStart(6)}  ${b.verdict === 'DNAT' ? '-> ' : ''}${target}${b.masquerade ? '  (source NATed to the node)' : ''}`);
+    lines.push(`  ${pct(b.probability).padStart(6)}  ${b.verdict === 'DNAT' ? '-> ' : ''}${target}${b.masquerade ? (relay ? '  (relayed from the node)' : '  (source NATed to the node)') : ''}`);
     lines.push(`          via ${b.chainPath.join(' > ')}`);
     for (const s of b.steps) lines.push(`            [${s.chain}] ${s.rule}`);
   }

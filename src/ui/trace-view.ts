@@ -9,6 +9,10 @@ import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 
 export type Verdict = 'DNAT' | 'REJECT' | 'DROP' | 'ACCEPT';
 
+/** The data planes (src/proxy/explain.ts ExplainMode): kernel rules, or the userspace relay. */
+export type TraceMode = 'nftables' | 'iptables' | 'userspace';
+const modes: readonly string[] = ['nftables', 'iptables', 'userspace'];
+
 /** What explainService takes (src/proxy/explain.ts ExplainInput). */
 export interface ExplainRequest {
   services: Service[];
@@ -19,7 +23,7 @@ export interface ExplainRequest {
   node?: string;
   from: 'pod' | 'node' | 'external';
   port?: string;
-  mode: 'nftables' | 'iptables';
+  mode: TraceMode;
   clusterCIDR?: string;
   src?: string;
 }
@@ -28,7 +32,7 @@ export interface ExplainRequest {
 export interface ExplainAnswer {
   node: string;
   nodeIPs: string[];
-  mode: 'nftables' | 'iptables';
+  mode: TraceMode;
   paths: {
     target: string;
     trace: {
@@ -60,7 +64,7 @@ export interface TraceQuery {
   from: string;
   /** For a packet from the client: the node it enters by (default: the first node). */
   via?: string;
-  mode: 'nftables' | 'iptables';
+  mode: TraceMode;
   clusterCIDR: string;
 }
 
@@ -104,7 +108,7 @@ export interface TraceView {
   source: { kind: 'client' | 'node' | 'pod'; name?: string; namespace?: string; ip: string; node?: string };
   /** The node whose proxy rules the packet meets first. */
   node: { name: string; ips: string[] };
-  mode: 'nftables' | 'iptables';
+  mode: TraceMode;
   paths: PathView[];
 }
 
@@ -124,8 +128,9 @@ function notFound(kind: string, name: string): UiError {
 const name = (o: { metadata?: { name?: string } }) => o.metadata?.name ?? '';
 const internalIP = (n: Node | undefined) => n?.status?.addresses?.find((a) => a.type === 'InternalIP')?.address;
 
-function summary(p: { verdict: Verdict; masquerade: boolean; endpoints: EndpointView[] }, kind: string, svc: Service, node: string): string {
+function summary(p: { verdict: Verdict; masquerade: boolean; endpoints: EndpointView[] }, kind: string, svc: Service, node: string, mode: TraceMode): string {
   const external = kind !== 'ClusterIP';
+  if (mode === 'userspace') return userspaceSummary(p, external, svc, node);
   switch (p.verdict) {
     case 'DNAT': {
       const n = p.endpoints.length;
@@ -148,6 +153,21 @@ function summary(p: { verdict: Verdict; masquerade: boolean; endpoints: Endpoint
     default:
       return 'No service rule matched: the packet goes on unchanged.';
   }
+}
+
+/** The userspace data plane: no rules, the node's proxy listens on the address and relays from the node. */
+function userspaceSummary(p: { verdict: Verdict; endpoints: EndpointView[] }, external: boolean, svc: Service, node: string): string {
+  if (p.verdict === 'DNAT') {
+    const n = p.endpoints.length;
+    const where = p.endpoints.every((e) => e.sameNode) ? `on ${node}` : p.endpoints.some((e) => e.sameNode) ? `on ${node} and other nodes` : 'on other nodes';
+    return `Relayed by ${node}'s userspace proxy, round-robin over ${n} endpoint${n === 1 ? '' : 's'} ${where}: it opens a new connection from ${node}, so the pod sees the node, not the client.`;
+  }
+  const policy = external ? svc.spec?.externalTrafficPolicy : svc.spec?.internalTrafficPolicy;
+  if (policy === 'Local' && p.verdict === 'REJECT') {
+    return `REJECT: ${external ? 'externalTrafficPolicy' : 'internalTrafficPolicy'} is Local and ${node} has no ready endpoint of its own, so its userspace proxy does not listen on this address: the connection is refused (the nftables and iptables modes drop it instead).`;
+  }
+  if (p.verdict === 'REJECT') return `REJECT: ${node}'s userspace proxy does not listen on this address (no ready endpoint): the connection is refused.`;
+  return `${p.verdict}: no listener relays this address.`;
 }
 
 /** Where the packet starts: which node's rules it meets, and from which address. */
@@ -243,7 +263,7 @@ export function traceView(o: TraceObjects, q: TraceQuery, explain: Explain): Tra
     const view = { verdict: p.trace.verdict, masquerade: p.trace.masquerade, endpoints };
     return {
       target: p.target, kind, address: m?.[1] ?? addr, port: Number(m?.[2] ?? 0), protocol: m?.[3] ?? 'TCP',
-      verdict: view.verdict, masquerade: view.masquerade, summary: summary(view, kind, svc, e.node),
+      verdict: view.verdict, masquerade: view.masquerade, summary: summary(view, kind, svc, e.node, e.mode),
       endpoints, branches: p.trace.branches, notes: p.trace.notes,
     };
   });
@@ -267,7 +287,7 @@ export function traceView(o: TraceObjects, q: TraceQuery, explain: Explain): Tra
 
 /** What the cluster runs, for a query that does not say: its proxies' rules and its pod CIDR. */
 export interface TraceDefaults {
-  mode?: 'nftables' | 'iptables';
+  mode?: TraceMode;
   clusterCIDR?: string;
 }
 
@@ -276,7 +296,7 @@ export function parseTraceQuery(q: URLSearchParams, d: TraceDefaults = {}): Trac
   const service = q.get('service') ?? '';
   if (!service) throw new UiError(400, 'BadRequest', 'the query parameter "service" is required');
   const mode = q.get('mode') || d.mode || 'nftables';
-  if (mode !== 'nftables' && mode !== 'iptables') throw new UiError(400, 'BadRequest', `mode must be nftables or iptables, not "${mode}"`);
+  if (!modes.includes(mode)) throw new UiError(400, 'BadRequest', `mode must be nftables or iptables, or userspace, not "${mode}"`);
   const clusterCIDR = q.get('clusterCIDR') || d.clusterCIDR || '10.244.0.0/16';
   if (!/^\d+\.\d+\.\d+\.\d+\/\d+$/.test(clusterCIDR)) throw new UiError(400, 'BadRequest', `clusterCIDR must be an IPv4 CIDR, not "${clusterCIDR}"`);
   return {
@@ -284,7 +304,7 @@ export function parseTraceQuery(q: URLSearchParams, d: TraceDefaults = {}): Trac
     ...(q.get('port') ? { port: q.get('port')! } : {}),
     from: q.get('from') || 'client',
     ...(q.get('via') ? { via: q.get('via')! } : {}),
-    mode, clusterCIDR,
+    mode: mode as TraceMode, clusterCIDR,
   };
 }
 

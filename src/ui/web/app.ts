@@ -268,7 +268,7 @@ function renderPath(t: TraceView, p: PathView): HTMLElement {
       bar.style.width = `${Math.max(2, Math.round(e.probability * 80))}px`;
       return h('div', { class: 'branch' },
         h('span', { class: 'prob' }, pct(e.probability)), bar,
-        h('span', { class: 'arrow' }, 'DNAT →'),
+        h('span', { class: 'arrow' }, t.mode === 'userspace' ? 'relay →' : 'DNAT →'),
         h('span', { class: 'box' }, e.sameNode ? `${e.node ?? t.node.name} (this node)` : `${e.node ?? '?'} via LAN ${e.nodeIP ?? ''}`),
         h('span', { class: 'arrow' }, '→'),
         h('span', { class: 'box mono' }, `${e.pod ? `pod ${e.pod.name} ` : ''}${e.ip}:${e.port}`),
