@@ -6,7 +6,7 @@
 //
 //   npx tsc -p tsconfig.json && node dist/bench/allocator.js
 import type { Service } from 'kubernetes-types/core/v1.js';
-import { prng } from './prng.js';
+import { prng } from '../src/api/testing/prng.js';
 import { withDefaults } from '../src/api/defaults/index.js';
 import { allocateNextIP, newIPRange, type IPRange } from '../src/apiserver/registry/allocator/ip.js';
 import { admitService, newServiceAllocatorState, type ServiceAllocatorState } from '../src/apiserver/registry/allocator/service.js';

@@ -28,7 +28,7 @@
 // setup and initial sync take about a minute, then each rate its changes ÷
 // rate seconds and the drain; --storage memory,sqlite repeats it all on SQLite.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { prng } from './prng.js';
+import { prng } from '../src/api/testing/prng.js';
 import { NODE_FLAGS } from '../src/cluster/node-flags.js';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';

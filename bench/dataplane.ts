@@ -7,7 +7,7 @@
 //   median, interquartile range and a bootstrap 95 % confidence interval of the median,
 //   and a verdict against a goal.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { prng } from './prng.js';
+import { prng } from '../src/api/testing/prng.js';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';

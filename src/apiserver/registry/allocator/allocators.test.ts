@@ -1,6 +1,7 @@
 // The ClusterIP and NodePort allocators: Kubernetes' errors, the KEP-3070 /
 // KEP-3668 bands, and property tests over random interleavings.
 import { test } from 'node:test';
+import { prng } from '../../../api/testing/prng.js';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { bigIntToIP, formatIP, ipToBigInt, parseIPSloppy } from '../../../api/validation/ip.js';
@@ -12,19 +13,7 @@ import {
   allocatedPorts, allocateNextPort, allocatePort, hasPort, newPortAllocator, parsePortRange, releasePort, restorePortAllocator,
   snapshotPortAllocator, type PortAllocator,
 } from './port.js';
-import type { Rand } from './bitmap.js';
 
-/** A deterministic PRNG (mulberry32) so property failures replay. */
-function seeded(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('ip: sizes and bands as Kubernetes computes them', () => {
   const r16 = newIPRange('10.96.0.0/16');
@@ -81,7 +70,7 @@ test('ip: a requested IP twice is already allocated; release makes it free again
 
 test('ip: dynamic allocation stays in the upper band until it is full', () => {
   let r = newIPRange('10.0.0.0/24');
-  const rand = seeded(7);
+  const rand = prng(7);
   for (let i = 0; i < 254 - 16; i++) {
     const res = allocateNextIP(r, rand);
     assert.ok(res.ok);
@@ -163,7 +152,7 @@ test('port: Kubernetes errors', () => {
 
 test('port: dynamic ports start at 30086 for the default range', () => {
   let a = newPortAllocator();
-  const rand = seeded(3);
+  const rand = prng(3);
   for (let i = 0; i < 2768 - 86; i++) {
     const r = allocateNextPort(a, rand);
     assert.ok(r.ok);
@@ -204,7 +193,7 @@ test('ip property: random interleavings never double-allocate, never leak, honou
     // Offsets from the network address, a little outside the CIDR too.
     const ipOf = (i: number) => formatIP(bigIntToIP(network + BigInt(i), start.family));
     fc.assert(fc.property(cmds(-2, size + 2), fc.integer(), (ops, seed) => {
-      const rand = seeded(seed);
+      const rand = prng(seed);
       let r: IPRange = start;
       const model = new Set<number>(); // bitmap offsets
       for (const c of ops) {
@@ -256,7 +245,7 @@ test('ip property: random interleavings never double-allocate, never leak, honou
 test('port property: random interleavings, exhaustion gives "range is full"', () => {
   const start = newPortAllocator('40000-40049');
   fc.assert(fc.property(cmds(39998, 40052), fc.integer(), (ops, seed) => {
-    const rand = seeded(seed);
+    const rand = prng(seed);
     let a: PortAllocator = start;
     const model = new Set<number>();
     for (const c of ops) {
@@ -292,7 +281,7 @@ test('port property: random interleavings, exhaustion gives "range is full"', ()
 
 test('bitmap property: many chunks (a /20), allocate all then release all', () => {
   let r = newIPRange('10.0.0.0/20');
-  const rand = seeded(11);
+  const rand = prng(11);
   const seen = new Set<string>();
   for (let i = 0; i < r.max; i++) {
     const res = allocateNextIP(r, rand);

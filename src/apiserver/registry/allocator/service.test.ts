@@ -1,11 +1,11 @@
 // The Service registry path (allocation → prepare → validation), one case per
 // type transition, with the allocations before and after.
 import { test } from 'node:test';
+import { prng } from '../../../api/testing/prng.js';
 import assert from 'node:assert/strict';
 import type { Service, ServiceSpec } from 'kubernetes-types/core/v1.js';
 import { fieldErrorText } from '../../../api/errors.js';
 import { withDefaults } from '../../../api/defaults/index.js';
-import type { Rand } from './bitmap.js';
 import { allocatedIPs, allocateIP, hasIP } from './ip.js';
 import { allocatedPorts, allocatePort, hasPort } from './port.js';
 import {
@@ -13,16 +13,6 @@ import {
   type AllocationResult, type ServiceAllocatorState,
 } from './service.js';
 
-function seeded(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let rv = 1;
 /** What kubectl sends, after the API server's decoding defaults. */
@@ -59,7 +49,7 @@ const ports = [{ name: 'http', port: 80 }, { name: 'https', port: 443 }];
 
 test('create ClusterIP: one IP from the upper band, SingleStack IPv4', () => {
   const state = newServiceAllocatorState();
-  const { service, state: after } = ok(admitService({ service: request({ ports }), state, rand: seeded(1) }));
+  const { service, state: after } = ok(admitService({ service: request({ ports }), state, rand: prng(1) }));
   const s = service.spec!;
   assert.equal(s.clusterIPs!.length, 1);
   assert.equal(s.clusterIP, s.clusterIPs![0]);
@@ -110,7 +100,7 @@ test('create NodePort: TCP and UDP of one port number share a nodePort; requests
   const state = newServiceAllocatorState();
   const { service, state: after } = ok(admitService({
     service: request({ type: 'NodePort', ports: [{ name: 'dns', port: 53, protocol: 'UDP' }, { name: 'dns-tcp', port: 53, protocol: 'TCP' }, { name: 'web', port: 80, nodePort: 30080 }] }),
-    state, rand: seeded(2),
+    state, rand: prng(2),
   }));
   const [udp, tcp, web] = service.spec!.ports!;
   assert.equal(udp.nodePort, tcp.nodePort);
@@ -143,7 +133,7 @@ test('create: validation failing after allocation keeps nothing', () => {
 
 test('create LoadBalancer: nodePorts, and a healthCheckNodePort for Local', () => {
   const state = newServiceAllocatorState();
-  const { service, state: after } = ok(admitService({ service: request({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports }), state, rand: seeded(3) }));
+  const { service, state: after } = ok(admitService({ service: request({ type: 'LoadBalancer', externalTrafficPolicy: 'Local', ports }), state, rand: prng(3) }));
   const s = service.spec!;
   assert.equal(s.allocateLoadBalancerNodePorts, true);
   assert.ok(s.ports!.every((p) => p.nodePort && p.nodePort >= 30086));
@@ -330,8 +320,8 @@ const transitions: Record<string, Transition> = {
 for (const [name, t] of Object.entries(transitions)) {
   test(`type transition: ${name}`, () => {
     const state0 = newServiceAllocatorState();
-    const before = ok(admitService({ service: request(t.from), state: state0, rand: seeded(9) }));
-    const after = ok(admitService({ service: update(before.service, t.to), oldService: before.service, state: before.state, rand: seeded(10) }));
+    const before = ok(admitService({ service: request(t.from), state: state0, rand: prng(9) }));
+    const after = ok(admitService({ service: update(before.service, t.to), oldService: before.service, state: before.state, rand: prng(10) }));
     t.check(before, after);
   });
 }

@@ -1,5 +1,6 @@
-// mulberry32: a small seeded PRNG for the benchmarks, so that two runs (or a before and
-// an after build) draw the same numbers in the same order.
+// mulberry32: a small seeded PRNG for tests and benchmarks, so that a failing property or
+// fuzz case replays, and two bench runs (or a before and an after build) draw the same
+// numbers in the same order.
 export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
