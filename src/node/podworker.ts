@@ -129,6 +129,7 @@ export class PodWorker {
   private dirty = false;
   private closed = false;
   private timer: TimerHandle | undefined;
+  private timerAt: number | undefined;
   private terminating: Promise<void> | undefined;
   private done = false;
   /** The last status written (base for lastTransitionTime and change detection). */
@@ -190,10 +191,18 @@ export class PodWorker {
     }
   }
 
+  /**
+   * Wakes the worker in `ms` at the latest. An earlier wake-up already pending is kept (a
+   * later request never postpones it): syncs are level-triggered, and every pass schedules
+   * again what is still due then (a back-off, a config retry, a failed status write).
+   */
   private after(ms: number): void {
     if (this.closed) return;
+    const at = this.d.clock.now() + ms;
+    if (this.timer !== undefined && this.timerAt !== undefined && this.timerAt <= at) return;
     if (this.timer !== undefined) this.d.clock.clearTimeout(this.timer);
-    this.timer = this.d.clock.setTimeout(() => { this.timer = undefined; this.kick(); }, ms);
+    this.timerAt = at;
+    this.timer = this.d.clock.setTimeout(() => { this.timer = undefined; this.timerAt = undefined; this.kick(); }, ms);
   }
 
   // -------------------------------------------------------------------------
@@ -247,8 +256,14 @@ export class PodWorker {
 
   /** Not created yet, or its creation failed before anything ran (CreateContainerConfigError): start it. */
   private neverRan(rt: ContainerRt | undefined): boolean {
-    return !rt || (!rt.starting && !rt.proc && !rt.stopping && !rt.exit && rt.state.state === 'waiting' && rt.state.reason !== 'CrashLoopBackOff'
-      && (rt.retryAt ?? 0) <= this.d.clock.now());
+    if (!rt) return true;
+    if (rt.starting || rt.proc || rt.stopping || rt.exit || rt.state.state !== 'waiting' || rt.state.reason === 'CrashLoopBackOff') return false;
+    const wait = (rt.retryAt ?? 0) - this.d.clock.now();
+    // Not yet: wake up when it is due. (The retry's own timer can fire a few ms before
+    // retryAt by the wall clock — libuv times it from the loop's cached start — and a pass
+    // that found nothing due must not leave the container waiting for ever.)
+    if (wait > 0) { this.after(wait); return false; }
+    return true;
   }
 
   private shouldRestart(policy: string | undefined, rt: ContainerRt): boolean {
