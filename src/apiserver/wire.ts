@@ -72,9 +72,12 @@ function freezeCopy(v: unknown): unknown {
  * its JSON text would give (undefined members deleted, undefined items and
  * non-finite numbers null). Parts already frozen are taken as they are (a
  * frozen part was normalised when it was frozen). For an object nobody else
- * holds: cheaper than frozenJSONCopy, nothing is allocated.
+ * holds: cheaper than frozenJSONCopy, nothing is allocated. A primitive
+ * comes back normalised (-0 as 0, a non-finite number as null).
  */
 export function freezeJSONInPlace<T>(v: T): T {
+  // A primitive cannot change in place: the normalised value is returned (-0 is 0, NaN null).
+  if (typeof v !== 'object' || v === null) return freezeCopy(v) as T;
   freezeInPlace(v);
   return v;
 }
