@@ -6,45 +6,17 @@
 // the composition layer hands it over, and there is a single tracer.
 import type { Node, Pod, Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
+import type { ExplainInput, ExplainMode, Explanation } from '../proxy/explain.js';
+import type { TraceVerdict } from '../proxy/trace.js';
 
-export type Verdict = 'DNAT' | 'REJECT' | 'DROP' | 'ACCEPT';
-
-/** The data planes (src/proxy/explain.ts ExplainMode): kernel rules, or the userspace relay. */
-export type TraceMode = 'nftables' | 'iptables' | 'userspace';
-const modes: readonly string[] = ['nftables', 'iptables', 'userspace'];
-
-/** What explainService takes (src/proxy/explain.ts ExplainInput). */
-export interface ExplainRequest {
-  services: Service[];
-  slices: EndpointSlice[];
-  nodes: Node[];
-  namespace: string;
-  service: string;
-  node?: string;
-  from: 'pod' | 'node' | 'external';
-  port?: string;
-  mode: TraceMode;
-  clusterCIDR?: string;
-  src?: string;
-}
-
-/** The part of explainService's answer the page reads (src/proxy/explain.ts Explanation). */
-export interface ExplainAnswer {
-  node: string;
-  nodeIPs: string[];
-  mode: TraceMode;
-  paths: {
-    target: string;
-    trace: {
-      packet: { src: string; dst: string; port: number; proto: string };
-      verdict: Verdict;
-      masquerade: boolean;
-      endpoints: { ip: string; port: number; probability: number; masquerade: boolean }[];
-      branches: { probability: number; verdict: Verdict; endpoint?: { ip: string; port: number }; masquerade: boolean; chainPath: string[]; steps: { chain: string; rule: string }[] }[];
-      notes: string[];
-    };
-  }[];
-}
+// The tracer's own types, imported as types only: erased at compile time, so the
+// page's code never loads proxy/ (test/layering.test.ts allows ui → proxy for
+// `import type` and nothing else), and there is one definition of a trace.
+export type Verdict = TraceVerdict;
+export type TraceMode = ExplainMode;
+const modes: readonly string[] = ['nftables', 'iptables', 'userspace'] satisfies TraceMode[];
+export type ExplainRequest = ExplainInput;
+export type ExplainAnswer = Explanation;
 
 export type Explain = (r: ExplainRequest) => ExplainAnswer;
 
