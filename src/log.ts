@@ -7,6 +7,8 @@ let sink: (line: string) => void = (l) => process.stderr.write(l + '\n');
 
 export function setLogLevel(l: Level): void { threshold = order[l]; }
 export function setLogSink(f: (line: string) => void): void { sink = f; }
+/** Whether records of this level are written: lets a hot path skip building them (and their listeners). */
+export function logEnabled(l: Level): boolean { return order[l] >= threshold; }
 
 function emit(level: Level, msg: string, fields?: Record<string, unknown>): void {
   if (order[level] < threshold) return;

@@ -20,7 +20,7 @@ import { toTable, toPartialMetadata, type TableOptions } from './printing.js';
 import { applyPatch, managerFromUserAgent, trackManagedFields, type PatchType } from './patching.js';
 import { openapiHandler, checkUnknownFields, pruneFields } from './openapi-routes.js';
 import { strategies, type ClusterConfig } from './strategies.js';
-import { logger } from '../log.js';
+import { logEnabled, logger } from '../log.js';
 import { typeError, wellFormed } from './typecheck.js';
 import { jsonOf } from './wire.js';
 import { directDialer, makeProxyHandlers, writeStatusToSocket, type Dialer, type ProxyUpgradeHandler } from './proxy.js';
@@ -153,8 +153,10 @@ export class ApiServer {
   async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { path, q } = splitRequestURL(req.url ?? '/');
     const ctx: Ctx = { req, res, q };
-    const start = Date.now();
-    res.on('finish', () => logger.debug('request', { verb: req.method, path, code: res.statusCode, ms: Date.now() - start }));
+    if (logEnabled('debug')) {
+      const start = Date.now();
+      res.on('finish', () => logger.debug('request', { verb: req.method, path, code: res.statusCode, ms: Date.now() - start }));
+    }
     if (path === '/healthz' || path === '/livez' || path === '/readyz') {
       res.writeHead(200, { 'Content-Type': 'text/plain; charset=utf-8' });
       res.end('ok');
