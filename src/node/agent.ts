@@ -21,6 +21,7 @@ import { errorText, silentLogger, type Logger } from '../client/log.js';
 import type { Client, KObject } from '../client/types.js';
 import { gatewayOf, IpamStore } from './ipam.js';
 import { parseCidr4 } from './ipv4.js';
+import { registerExecSource } from './exec.js';
 import { registerLogSource, type LogPod } from './logs.js';
 import { sha256Hex, validatePrefix } from './names.js';
 import { IpNetns, type Netns } from './netns.js';
@@ -294,6 +295,15 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     },
   });
 
+  const execSource = registerExecSource({
+    nodeName: o.nodeName,
+    findPod(namespace, name, uid) {
+      const w = uid ? workers.get(uid) : findWorker(namespace, name);
+      if (!w || w.namespace !== namespace || w.name !== name) return undefined;
+      return { uid: w.uid, target: (c) => w.execTarget(c) };
+    },
+  });
+
   heartbeat = clock.setTimeout(() => void beat(), o.heartbeatMs ?? HEARTBEAT_MS);
   log.info('node agent started', { node: o.nodeName, podCIDR: o.podCIDR, adopted: kept.length });
 
@@ -316,6 +326,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       pods.close();
       services.close();
       logSource.dispose();
+      execSource.dispose();
       const ws = [...workers.values()];
       if (opts.stopPods) await Promise.all(ws.map((w) => w.destroy()));
       for (const w of ws) w.close();

@@ -18,6 +18,7 @@ import type { Client } from '../client/types.js';
 import { containerEnv, expandVars } from './env.js';
 import { resolveContainerCommand } from './images.js';
 import type { IpamStore } from './ipam.js';
+import type { ExecTarget } from './exec.js';
 import type { Netns } from './netns.js';
 import { probeAction, ProbeWorker, type ProbeExecutor, type ProbeResult, type ProbeType } from './probes.js';
 import {
@@ -651,6 +652,15 @@ export class PodWorker {
       restartCount: rt.restartCount, state: rt.state.state,
       waitingReason: rt.state.state === 'waiting' ? rt.state.reason : undefined, hasPrevious: !!rt.last,
     };
+  }
+
+  /** Where `kubectl exec` runs a command in a container: undefined unless it runs (kubelet's findContainer). */
+  async execTarget(name: string): Promise<ExecTarget | undefined> {
+    const rt = this.conts.get(name);
+    if (!rt || rt.state.state !== 'running' || !rt.proc || !this.record.sandboxReady) return undefined;
+    const pod = this.pod ?? ({ metadata: { name: this.record.name, namespace: this.record.namespace, uid: this.uid }, spec: this.spec } as Pod);
+    const env = await this.envFor(pod, rt.spec).catch(() => ({ env: { ...this.d.containerBaseEnv } }));
+    return { netns: this.record.netns, env: env.env, cwd: rt.spec.workingDir || undefined, hostname: this.hostname(pod), containerID: rt.containerID };
   }
 
   private async writeStatus(final = false): Promise<void> {

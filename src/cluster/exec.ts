@@ -1,0 +1,218 @@
+// `kubectl exec` (pods/exec) served by the embedded cluster: the API server
+// checks what kube-apiserver checks (the pod, the container, a node), then
+// speaks the WebSocket channel protocol (v5.channel.k8s.io, v4 too) to the
+// client and runs the command through the node agent in this process that
+// runs the pod (node/exec.ts). What kube-apiserver 1.30+ does with its stream
+// translator in front of kubelet, in one hop.
+//
+// kubectl 1.30+ tries WebSocket first and falls back to SPDY/3.1 when the
+// upgrade fails. Errors found before the upgrade (pod, container, node) are
+// answered as Status objects on both paths, so the fallback prints them as a
+// real cluster does (`Error from server (BadRequest): container x is not
+// valid for pod p`). kubelet's own refusals come after the upgrade, on the
+// error channel, wrapped as the translator wraps them (`Internal error
+// occurred: unable to upgrade connection: container not found ("c")`).
+// SPDY itself is not spoken: a SPDY request that passes every check gets a
+// 400 saying so.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Pod } from 'kubernetes-types/core/v1.js';
+import type { Status } from 'kubernetes-types/meta/v1.js';
+import { WebSocketServer, WebSocket, type RawData } from 'ws';
+import { errors } from '../api/errors.js';
+import type { ApiServer } from '../apiserver/server.js';
+import type { RequestInfo } from '../apiserver/request.js';
+import {
+  chooseProtocol, decodeFrame, encodeFrame, ExecError, exitStatus, findExecTarget, internalErrorStatus, parseExecQuery, parseResize,
+  startExec, STREAM_ERROR, STREAM_RESIZE, STREAM_STDERR, STREAM_STDIN, STREAM_STDOUT, validateExecRequest,
+  type ExecProcess, type ExecRequest, type ExecTarget, type TerminalSize,
+} from '../node/exec.js';
+
+/** Where the command runs, after kube-apiserver's checks (pod/rest ExecLocation). */
+interface ExecLocation {
+  namespace: string;
+  pod: string;
+  uid?: string;
+  nodeName: string;
+  container: string;
+}
+
+async function locate(api: ApiServer, info: RequestInfo, req: ExecRequest): Promise<ExecLocation> {
+  const pod = await api.registry('', 'pods').get(info.namespace, info.name ?? '') as Pod;
+  const name = info.name ?? '';
+  const spec = pod.spec ?? { containers: [] };
+  let container = req.container;
+  if (!container) {
+    if (spec.containers.length === 1) container = spec.containers[0]!.name;
+    else if (spec.containers.length === 0) throw errors.badRequest(`a container name must be specified for pod ${name}`);
+    else {
+      let msg = `a container name must be specified for pod ${name}, choose one of: [${spec.containers.map((c) => c.name).join(' ')}]`;
+      const init = (spec.initContainers ?? []).map((c) => c.name);
+      if (init.length) msg += ` or one of the init containers: [${init.join(' ')}]`;
+      throw errors.badRequest(msg);
+    }
+  } else {
+    const all = [...spec.containers, ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])].map((c) => c.name);
+    if (!all.includes(container)) throw errors.badRequest(`container ${container} is not valid for pod ${name}`);
+  }
+  if (!spec.nodeName) throw errors.badRequest(`pod ${name} does not have a host assigned`);
+  return { namespace: info.namespace ?? 'default', pod: name, uid: pod.metadata?.uid, nodeName: spec.nodeName, container };
+}
+
+/** kubelet's refusal of the upgrade, as the API server's proxy passes it through (plain text). */
+function writeTextToSocket(socket: Duplex, code: number, text: string): void {
+  if (socket.destroyed) return;
+  const reason = { 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' }[code] ?? 'Error';
+  socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+}
+
+/** The error-channel Status for an exec that could not start (the stream translator's wrapping). */
+export function execErrorStatus(e: ExecError): Status {
+  switch (e.stage) {
+    case 'dial': return internalErrorStatus(e.message);
+    case 'handshake': return internalErrorStatus(`unable to upgrade connection: ${e.message}`);
+    // kubelet writes NewInternalError("error executing command in container: …"); client-go turns
+    // its message into an error, which the translator wraps in NewInternalError again.
+    case 'start': return internalErrorStatus(`Internal error occurred: error executing command in container: ${e.message}`);
+  }
+}
+
+export function servePodExec(api: ApiServer): void {
+  const wss = new WebSocketServer({
+    noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
+    handleProtocols: (offered) => chooseProtocol(offered) ?? false,
+  });
+
+  // A plain request: kube-apiserver's checks, then its UpgradeAwareHandler's answer.
+  api.subresourceHandlers.set('pods/exec', async (req: IncomingMessage, _res: ServerResponse, info) => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    await locate(api, info, parseExecQuery(q));
+    throw errors.badRequest('Upgrade request required');
+  });
+
+  api.upgradeHandlers.set('pods/exec', async (req, socket, head, info) => {
+    const method = (req.method ?? 'GET').toUpperCase();
+    if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+    const q = new URL(req.url ?? '/', 'http://x').searchParams;
+    const opts = parseExecQuery(q);
+    const loc = await locate(api, info, opts);
+    const upgrade = String(req.headers['upgrade'] ?? '').toLowerCase();
+    if (upgrade !== 'websocket') {
+      // kubectl's SPDY fallback: kubelet's checks answer as kubelet would (plain text through the proxy).
+      const invalid = validateExecRequest(opts);
+      if (invalid) { writeTextToSocket(socket, 400, invalid); return; }
+      try {
+        await findExecTarget(loc.namespace, loc.pod, loc.uid, loc.nodeName, loc.container);
+      } catch (e) {
+        if (!(e instanceof ExecError)) throw e;
+        if (e.stage === 'dial') throw errors.internal(e.message);
+        writeTextToSocket(socket, e.httpCode, e.message);
+        return;
+      }
+      throw errors.badRequest(`this API server streams exec over WebSocket only (${['v5.channel.k8s.io', 'v4.channel.k8s.io'].join(', ')}), not ${req.headers['upgrade'] ?? 'an unknown protocol'}`);
+    }
+    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+    const protocol = chooseProtocol(offered);
+    if (!protocol) throw errors.badRequest(`none of the offered WebSocket subprotocols [${offered.join(' ')}] is supported: want v5.channel.k8s.io or v4.channel.k8s.io`);
+    await new Promise<void>((resolve) => {
+      wss.handleUpgrade(req, socket, head, (ws) => {
+        resolve();
+        void runSession(ws, protocol, opts, loc);
+      });
+      // handleUpgrade answers a bad handshake itself and never calls back.
+      socket.once('close', () => resolve());
+    });
+  });
+}
+
+/** One exec over an upgraded WebSocket: start, stream, and the final Status on channel 3. */
+async function runSession(ws: WebSocket, protocol: string, opts: ExecRequest, loc: ExecLocation): Promise<void> {
+  let proc: ExecProcess | undefined;
+  let closed = false;
+  // What arrives before the process runs (stdin data, EOF, the first window size) waits here.
+  const earlyStdin: Buffer[] = [];
+  let stdinEOF = false;
+  let size: TerminalSize | undefined;
+  let gotSize: (() => void) | undefined;
+
+  ws.on('error', () => undefined);
+  ws.on('close', () => { closed = true; proc?.kill(); gotSize?.(); });
+  ws.on('message', (raw: RawData) => {
+    const msg = Buffer.isBuffer(raw) ? raw : Array.isArray(raw) ? Buffer.concat(raw) : Buffer.from(raw);
+    const f = decodeFrame(msg, protocol);
+    if (f.kind === 'error') { ws.close(1002, f.message.slice(0, 120)); return; }
+    if (f.kind === 'empty') return;
+    if (f.kind === 'close') {
+      if (f.stream !== STREAM_STDIN || !opts.stdin) return;
+      stdinEOF = true;
+      proc?.stdin?.end();
+      return;
+    }
+    if (f.stream === STREAM_STDIN) {
+      if (!opts.stdin || stdinEOF) return;
+      const stdin = proc?.stdin;
+      if (!proc) { earlyStdin.push(Buffer.from(f.data)); return; }
+      if (stdin && !stdin.writableEnded && !stdin.write(f.data)) {
+        ws.pause();
+        stdin.once('drain', () => ws.resume());
+      }
+      return;
+    }
+    if (f.stream === STREAM_RESIZE && opts.tty) {
+      for (const s of parseResize(f.data)) {
+        size = s;
+        if (proc) proc.resize(s);
+      }
+      gotSize?.();
+    }
+  });
+
+  const finish = (status: Status): void => {
+    if (closed || ws.readyState !== WebSocket.OPEN) return;
+    ws.send(encodeFrame(STREAM_ERROR, JSON.stringify(status)), () => ws.close(1000));
+  };
+
+  const invalid = validateExecRequest(opts);
+  if (invalid) { finish(internalErrorStatus(`unable to upgrade connection: ${invalid}`)); return; }
+  let target: ExecTarget;
+  try {
+    target = await findExecTarget(loc.namespace, loc.pod, loc.uid, loc.nodeName, loc.container);
+  } catch (e) {
+    finish(e instanceof ExecError ? execErrorStatus(e) : internalErrorStatus(String((e as Error).message ?? e)));
+    return;
+  }
+  if (opts.tty && !size) {
+    // client-go sends the terminal's size right after connecting: the command should start with it.
+    await new Promise<void>((r) => { const t = setTimeout(r, 300); gotSize = () => { clearTimeout(t); r(); }; });
+    gotSize = undefined;
+  }
+  if (closed) return;
+  try {
+    proc = await startExec(target, opts.command, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, tty: opts.tty, size });
+  } catch (e) {
+    finish(e instanceof ExecError ? execErrorStatus(e) : internalErrorStatus(`error executing command in container: ${String((e as Error).message ?? e)}`));
+    return;
+  }
+  if (closed) { proc.kill(); return; }
+  if (proc.stdin) {
+    for (const b of earlyStdin) proc.stdin.write(b);
+    if (stdinEOF) proc.stdin.end();
+  }
+  // Output goes out in order; a slow client slows the command down (the pipes fill) rather than this process's memory.
+  let inFlight = 0;
+  const outputs = [[proc.stdout, STREAM_STDOUT], [proc.stderr, STREAM_STDERR]] as const;
+  const forward = (stream: number) => (chunk: Buffer): void => {
+    if (closed) return;
+    inFlight++;
+    ws.send(encodeFrame(stream, chunk), () => {
+      inFlight--;
+      if (inFlight < 16) for (const [r] of outputs) if (r?.isPaused()) r.resume();
+    });
+    if (inFlight >= 64) for (const [r] of outputs) r?.pause();
+  };
+  for (const [r, n] of outputs) r?.on('data', forward(n));
+  const code = await proc.exited;
+  finish(exitStatus(code));
+}
