@@ -12,7 +12,7 @@ export interface ResourceInfo {
   shortNames: string[];
   categories: string[];
   /** Subresources served besides the main resource. */
-  subresources: ('status' | 'scale' | 'binding' | 'proxy' | 'log' | 'exec' | 'eviction')[];
+  subresources: ('status' | 'scale' | 'binding' | 'proxy' | 'log' | 'exec' | 'attach' | 'portforward' | 'eviction')[];
   verbs: string[];
 }
 
@@ -36,7 +36,7 @@ export const resources: readonly ResourceInfo[] = Object.freeze([
   res({ group: '', version: 'v1', kind: 'Node', plural: 'nodes', singular: 'node', namespaced: false,
     shortNames: ['no'], subresources: ['status', 'proxy'] }),
   res({ group: '', version: 'v1', kind: 'Pod', plural: 'pods', singular: 'pod', namespaced: true,
-    shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec', 'proxy', 'eviction'] }),
+    shortNames: ['po'], categories: ['all'], subresources: ['status', 'binding', 'log', 'exec', 'attach', 'portforward', 'proxy', 'eviction'] }),
   res({ group: '', version: 'v1', kind: 'Service', plural: 'services', singular: 'service', namespaced: true,
     shortNames: ['svc'], categories: ['all'], subresources: ['status', 'proxy'],
     verbs: ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch'] }),

@@ -25,6 +25,8 @@ const subresourceVerbs: Record<string, string[]> = {
   eviction: ['create'],
   log: ['get'],
   exec: ['create', 'get'],
+  attach: ['create', 'get'],
+  portforward: ['create', 'get'],
   proxy: ['create', 'delete', 'get', 'patch', 'update'],
 };
 
@@ -34,6 +36,8 @@ function subresourceKind(r: ResourceInfo, sub: string): { group: string; version
     case 'binding': return { group: '', version: 'v1', kind: 'Binding' };
     case 'eviction': return { group: 'policy', version: 'v1', kind: 'Eviction' };
     case 'log': case 'exec': return { group: '', version: 'v1', kind: sub === 'exec' ? 'PodExecOptions' : 'Pod' };
+    case 'attach': return { group: '', version: 'v1', kind: 'PodAttachOptions' };
+    case 'portforward': return { group: '', version: 'v1', kind: 'PodPortForwardOptions' };
     case 'proxy': return { group: '', version: 'v1', kind: `${r.kind}ProxyOptions` };
     default: return { group: r.group, version: r.version, kind: r.kind };
   }

@@ -25,6 +25,7 @@ import { announcementDiff, announcements } from './announcer.js';
 import { relayDialer, startHelper, type Helper } from './helpers.js';
 import type { Progress } from './progress.js';
 import { servePodLogs } from './logs.js';
+import { servePortForward } from './portforward.js';
 import { servePodExec } from './exec.js';
 
 export interface NetnsClusterOptions {
@@ -215,6 +216,8 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
     await settleAll(tasks);
 
     servePodLogs(o.api);
+    const portForward = servePortForward(o.api);
+    closers.push(() => portForward.close());
     servePodExec(o.api);
     const lan = parseCidr4(topology.lan.cidr);
     const announcer = startAnnouncer(informers, topology, netns, (ip) => cidrContains(lan, ip));

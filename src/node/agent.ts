@@ -23,6 +23,7 @@ import { gatewayOf, IpamStore } from './ipam.js';
 import { parseCidr4 } from './ipv4.js';
 import { registerExecSource } from './exec.js';
 import { registerLogSource, type LogPod } from './logs.js';
+import { PodPortForwarder, registerPortForwardSource } from './portforward.js';
 import { sha256Hex, validatePrefix } from './names.js';
 import { IpNetns, type Netns } from './netns.js';
 import { builtinScript, NodeProber, type ProbeExecutor } from './probes.js';
@@ -304,6 +305,19 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     },
   });
 
+  const forwarder = new PodPortForwarder({ nodeBinary: o.nodeBinary });
+  const portForwardSource = registerPortForwardSource({
+    findPod(namespace, name) {
+      const w = findWorker(namespace, name);
+      if (!w) return undefined;
+      const netns = w.netnsName;
+      return {
+        sandboxId: w.uid, ready: w.sandboxReady,
+        dial: (port) => forwarder.dial(netns, w.uid, port),
+      };
+    },
+  });
+
   heartbeat = clock.setTimeout(() => void beat(), o.heartbeatMs ?? HEARTBEAT_MS);
   log.info('node agent started', { node: o.nodeName, podCIDR: o.podCIDR, adopted: kept.length });
 
@@ -326,6 +340,8 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       pods.close();
       services.close();
       logSource.dispose();
+      portForwardSource.dispose();
+      forwarder.close();
       execSource.dispose();
       const ws = [...workers.values()];
       if (opts.stopPods) await Promise.all(ws.map((w) => w.destroy()));

@@ -151,6 +151,8 @@ export class PodWorker {
   get name(): string { return this.record.name; }
   get podIP(): string | undefined { return this.record.podIP; }
   get netnsName(): string { return this.record.netns; }
+  /** The sandbox stands and is not being torn down (port-forward may dial into it). */
+  get sandboxReady(): boolean { return this.record.sandboxReady && !this.record.terminal; }
   get spec(): Pod['spec'] { return this.pod?.spec ?? this.lastSpec; }
   private lastSpec: Pod['spec'];
 
