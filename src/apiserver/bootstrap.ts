@@ -64,7 +64,11 @@ export async function ensureKubernetesService(api: ApiServer, apiserverPort: num
       apiVersion: 'v1', kind: 'Service',
       metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
       spec: { type: 'ClusterIP', clusterIP: ip, ports, sessionAffinity: 'None' },
-    }, { fieldManager: 'kube-apiserver' }).catch(ignoreExists);
+    }, { fieldManager: 'kube-apiserver' }).catch(async (e: unknown) => {
+      // Another API server on the same etcd may have created it meanwhile: its
+      // IP is then taken, which fails this create as Invalid rather than 409.
+      if (!(await reg.tryGet('default', 'kubernetes'))) throw e;
+    });
     await ensureKubernetesEndpoints(api, apiserverPort);
     return;
   }
@@ -79,27 +83,35 @@ export async function ensureKubernetesService(api: ApiServer, apiserverPort: num
 }
 
 /**
- * Rebuilds the allocator state from the Services before serving. Nothing else
- * writes yet, so a value no Service uses is a real leak and is released now
- * (the running repair loop waits numRepairsBeforeLeakCleanup rounds instead).
+ * Rebuilds the allocator state from the Services before serving. A value no
+ * Service uses is a real leak and is released now (the running repair loop
+ * waits numRepairsBeforeLeakCleanup rounds instead): allocations are written
+ * in the same txn as their Service, and the state is read *before* the
+ * Services, so anything another API server on the same etcd allocates or
+ * releases meanwhile moves the state's modRevision, the compare fails and the
+ * repair starts over. (Read after the list, a Service created in between would
+ * have its IP and ports freed while in use.)
  */
 export async function repairAllocations(api: ApiServer): Promise<RepairFinding[]> {
   const reg = api.registry('', 'services');
-  const { items } = await reg.list(undefined);
-  const kv = await api.store.get(SERVICE_RANGES_KEY);
-  let state = loadAllocatorState(kv, api.config);
-  let leaks: RepairLeaks | undefined;
-  const findings: RepairFinding[] = [];
-  for (let round = 0; round <= numRepairsBeforeLeakCleanup; round++) {
-    const r = repairServiceAllocations(items as unknown as Service[], state, leaks);
-    state = r.state;
-    leaks = r.leaks;
-    if (round === 0) findings.push(...r.findings);
-  }
-  const value = JSON.stringify(snapshotServiceAllocators(state));
-  if (kv?.value !== value) {
+  let findings: RepairFinding[];
+  for (let attempt = 0; ; attempt++) {
+    const kv = await api.store.get(SERVICE_RANGES_KEY);
+    const { items } = await reg.list(undefined);
+    let state = loadAllocatorState(kv, api.config);
+    let leaks: RepairLeaks | undefined;
+    findings = [];
+    for (let round = 0; round <= numRepairsBeforeLeakCleanup; round++) {
+      const r = repairServiceAllocations(items as unknown as Service[], state, leaks);
+      state = r.state;
+      leaks = r.leaks;
+      if (round === 0) findings.push(...r.findings);
+    }
+    const value = JSON.stringify(snapshotServiceAllocators(state));
+    if (kv?.value === value) break;
     const res = await api.store.txn({ compare: [{ key: SERVICE_RANGES_KEY, modRevision: kv?.modRevision ?? 0 }], success: [{ type: 'put', key: SERVICE_RANGES_KEY, value }] });
-    if (!res.succeeded) throw new Error('allocation state changed during repair');
+    if (res.succeeded) break;
+    if (attempt >= 20) throw new Error('allocation state kept changing during repair');
   }
   const events = api.registry('', 'events');
   for (const f of findings) {

@@ -12,7 +12,7 @@ import type { ClusterConfig } from './strategies.js';
 export interface StartOptions extends ClusterConfig {
   listenHost: string;
   listenPort: number;
-  /** `memory` or `sqlite:PATH`. */
+  /** `memory`, `sqlite:PATH` or `etcd:URL[,URL...]`. */
   storage: string;
   /** Where the kubeconfig goes; none = not written. */
   dataDir?: string;

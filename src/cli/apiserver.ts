@@ -7,7 +7,7 @@ import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec, untilInt
 
 const flags: FlagSpec[] = [
   { name: 'listen', type: 'string', default: '127.0.0.1:6443', help: 'address to serve on; port 0 picks a free port' },
-  { name: 'storage', type: 'string', help: 'memory | sqlite:PATH (default sqlite:DATA-DIR/state.db, or memory without --data-dir)' },
+  { name: 'storage', type: 'string', help: 'memory | sqlite:PATH | etcd:URL[,URL...] (default sqlite:DATA-DIR/state.db, or memory without --data-dir)' },
   { name: 'data-dir', type: 'string', help: 'directory for state and the admin kubeconfig (written once serving)' },
   { name: 'service-cluster-ip-range', type: 'string', default: '10.96.0.0/16', help: 'CIDR (or IPv4,IPv6 pair) for ClusterIPs' },
   { name: 'service-node-port-range', type: 'string', default: '30000-32767', help: 'port range for NodePorts' },

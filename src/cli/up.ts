@@ -6,7 +6,7 @@ import { isRoot, LISTEN_FD_ENV, relayHostListener, ROOTLESS_ENV, rootlessUnsuppo
 
 const flags: FlagSpec[] = [
   { name: 'data-dir', type: 'string', default: '.svcnet', help: 'state, certificates and the admin kubeconfig' },
-  { name: 'storage', type: 'string', help: 'memory | sqlite:PATH (default sqlite:DATA-DIR/state.db)' },
+  { name: 'storage', type: 'string', help: 'memory | sqlite:PATH | etcd:URL[,URL...] (default sqlite:DATA-DIR/state.db)' },
   { name: 'listen', type: 'string', default: '127.0.0.1:6443', help: 'API server address; port 0 picks a free port' },
   { name: 'service-cluster-ip-range', type: 'string', default: '10.96.0.0/16', help: 'CIDR for ClusterIPs' },
   { name: 'service-node-port-range', type: 'string', default: '30000-32767', help: 'NodePort range' },

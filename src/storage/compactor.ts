@@ -20,11 +20,15 @@ export interface Compactor {
 
 export const defaultCompactorOptions = Object.freeze({ keepRevisions: 10000, intervalMs: 300_000 });
 
-/** Compacts store to (revision - keepRevisions) if that is past its compaction point; returns the compaction point. */
-export async function compactKeeping(store: Store, keepRevisions: number): Promise<number> {
+/**
+ * Compacts store to (revision - keepRevisions) if that is past its compaction point; returns the compaction point.
+ * `cancelled` is asked once the reads are done, before compacting: a compactor closed meanwhile compacts nothing
+ * (over etcd those reads are network round trips, long enough for a close to land between them).
+ */
+export async function compactKeeping(store: Store, keepRevisions: number, cancelled: () => boolean = () => false): Promise<number> {
   const target = (await store.revision()) - keepRevisions;
   const compacted = await store.compactedRevision();
-  if (target <= compacted) return compacted;
+  if (target <= compacted || cancelled()) return compacted;
   await store.compact(target);
   return target;
 }
@@ -41,7 +45,7 @@ export function startCompactor(store: Store, options: CompactorOptions = {}): Co
     if (running || closed) return;
     running = true;
     try {
-      await compactKeeping(store, keep);
+      await compactKeeping(store, keep, () => closed);
     } catch (err) {
       if (err instanceof StoreError && err.code === 'Closed') stop();
       else options.onError?.(err);

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { compareKeys, createKey, openStore, parseStoreSpec } from './index.js';
+import { StoreError, compareKeys, createKey, openStore, parseStoreSpec } from './index.js';
 import fc from 'fast-check';
 
 const root = mkdtempSync(join(tmpdir(), 'svcnet-openstore-test-'));
@@ -27,8 +27,11 @@ test('openStore: sqlite:PATH creates the directory and reopens the same data', a
   await again.close();
 });
 
-test('openStore: etcd is not there yet, and anything else is refused clearly', async () => {
-  await assert.rejects(openStore('etcd:http://127.0.0.1:2379,http://127.0.0.2:2379'), { message: 'etcd storage is not implemented yet' });
+test('openStore: etcd with no endpoint answering is Unavailable, and anything else is refused clearly', async () => {
+  // Port 9 (discard): nothing listens. etcd.test.ts opens real ones.
+  await assert.rejects(openStore('etcd:http://127.0.0.1:9,127.0.0.2:9'), (e: unknown) => e instanceof StoreError && e.code === 'Unavailable' &&
+    /etcd is unavailable: http:\/\/127\.0\.0\.1:9: .*; http:\/\/127\.0\.0\.2:9: /.test(e.message));
+  await assert.rejects(openStore('etcd:ftp://x'), /invalid storage "etcd:ftp:\/\/x": invalid etcd endpoint "ftp:\/\/x": only http:\/\/ is supported/);
   await assert.rejects(openStore('postgres://x'), { message: 'invalid storage "postgres://x": expected memory, sqlite:PATH or etcd:URL[,URL...]' });
   await assert.rejects(openStore('sqlite:'), /sqlite needs a file path/);
   await assert.rejects(openStore('etcd:'), /etcd needs at least one URL/);

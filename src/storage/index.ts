@@ -3,11 +3,13 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { MemoryStore } from './memory.js';
 import { SqliteStore } from './sqlite.js';
+import { EtcdStore, parseEtcdEndpoint } from './etcd.js';
 import type { Store } from './store.js';
 
 export * from './store.js';
 export { MemoryStore, type MemoryStoreOptions } from './memory.js';
 export { SqliteStore, type SqliteStoreOptions, type SqliteStoreInfo } from './sqlite.js';
+export { EtcdStore, type EtcdStoreOptions } from './etcd.js';
 export type { WatchOptions } from './watch.js';
 export { startCompactor, compactKeeping, defaultCompactorOptions, type Compactor, type CompactorOptions } from './compactor.js';
 export { compareKeys } from './keys.js';
@@ -31,12 +33,22 @@ export function parseStoreSpec(spec: string): StoreSpec {
   if (spec.startsWith('etcd:')) {
     const endpoints = spec.slice('etcd:'.length).split(',').map((s) => s.trim()).filter((s) => s !== '');
     if (endpoints.length === 0) throw new Error(`invalid storage "${spec}": etcd needs at least one URL (etcd:URL[,URL...])`);
+    for (const e of endpoints) {
+      try {
+        parseEtcdEndpoint(e);
+      } catch (err) {
+        throw new Error(`invalid storage "${spec}": ${(err as Error).message}`);
+      }
+    }
     return { kind: 'etcd', endpoints };
   }
   throw new Error(`invalid storage "${spec}": ${usage}`);
 }
 
-/** Opens the store a --storage flag names; for sqlite, creates the file's directory. */
+/**
+ * Opens the store a --storage flag names; for sqlite, creates the file's
+ * directory; for etcd, checks that an endpoint answers (Unavailable if none).
+ */
 export async function openStore(spec: string): Promise<Store> {
   const s = parseStoreSpec(spec);
   switch (s.kind) {
@@ -45,7 +57,15 @@ export async function openStore(spec: string): Promise<Store> {
     case 'sqlite':
       mkdirSync(dirname(s.path), { recursive: true });
       return new SqliteStore(s.path);
-    case 'etcd':
-      throw new Error('etcd storage is not implemented yet');
+    case 'etcd': {
+      const store = new EtcdStore(s.endpoints);
+      try {
+        await store.ping();
+      } catch (e) {
+        await store.close();
+        throw e;
+      }
+      return store;
+    }
   }
 }

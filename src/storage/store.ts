@@ -86,7 +86,7 @@ export interface Watcher {
 export interface WatchCallbacks {
   /** Events of one revision arrive together, in revision order, never twice. */
   onEvents(events: WatchEvent[]): void;
-  /** The watch ended on its own (store closed, or the watcher fell too far behind). */
+  /** The watch ended on its own (store closed, the watcher fell too far behind, etcd gone for too long, or a Compacted/FutureRevision only the server could tell). */
   onError?(err: StoreError): void;
 }
 
@@ -101,7 +101,9 @@ export interface Store {
    * Events for keys under prefix with revision > afterRevision: first the
    * stored history (replay), then live events. Throws StoreError('Compacted')
    * when afterRevision < compactedRevision, and ('FutureRevision') when it is
-   * ahead of the current revision.
+   * ahead of the current revision. etcd, which other processes write and
+   * compact too, may only learn either from the server: the watch then ends
+   * with onError of the same code.
    */
   watch(prefix: string, afterRevision: number, cb: WatchCallbacks): Watcher;
   /** Current revision (the revision of the last write; 0 for an empty store... 1 in etcd). */

@@ -650,7 +650,10 @@ export class Registry {
           }
           if (out.length) onEvent(out);
         },
-        onError: (e) => onError(e.code === 'Compacted' ? errors.resourceExpired() : errors.internal(e.message)),
+        // etcd reports Compacted and FutureRevision here too (only the server knows, when another API server wrote).
+        onError: (e) => onError(e.code === 'Compacted' ? errors.resourceExpired()
+          : e.code === 'FutureRevision' ? errors.timeout(`Too large resource version: ${afterRevision}, current: unknown`)
+            : errors.internal(e.message)),
       });
     } catch (e) {
       if (e instanceof StoreError && e.code === 'Compacted') {
