@@ -1,10 +1,11 @@
 // API benchmark: create / get / list / watch fan-out against `svcnet apiserver`
 // run as a child process (HTTPS, bearer token, as kubectl uses it; so the load
-// generator does not share its event loop), once on memory storage and once on
-// SQLite, in the same run.
+// generator does not share its event loop), once per storage (memory, SQLite,
+// and etcd when /usr/bin/etcd is installed: one durable member, fsync on, data
+// in --dir like SQLite's), in the same run.
 //
 //   npm run build && node dist/bench/api.js [--creates 3000] [--clients 100] [--watchers 100]
-//       [--rates 100,250,500] [--open-seconds 5] [--builds DIR,DIR] [--cpu-prof DIR] [--dir DIR]
+//       [--rates 100,250,500] [--open-seconds 5] [--storages memory,sqlite,etcd] [--builds DIR,DIR] [--cpu-prof DIR] [--dir DIR]
 //   node dist/bench/api.js --writes 2000 [--write-clients 10] [--write-watchers 2] [--rounds 4]
 //       [--storage memory|sqlite] [--kinds create,status,slice,endpoints] [--builds DIR,DIR] [--cpu-prof DIR]
 //
@@ -46,8 +47,9 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { parse } from 'yaml';
+import { etcdMissing, startEtcd, type EtcdCluster } from '../test/lib/etcd.js';
 
-interface Target { base: URL; token: string; agent: Agent; child: ChildProcess; dir: string }
+interface Target { base: URL; token: string; agent: Agent; child: ChildProcess; dir: string; etcd?: EtcdCluster }
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -67,20 +69,24 @@ process.on('SIGUSR2', () => {
   h.reset();
 });`;
 
-async function startServer(build: string, storage: 'memory' | 'sqlite', cpuProf: string | undefined, parent: string): Promise<Target> {
+type Storage = 'memory' | 'sqlite' | 'etcd';
+
+async function startServer(build: string, storage: Storage, cpuProf: string | undefined, parent: string): Promise<Target> {
   const dir = mkdtempSync(join(parent, 'svcnet-bench-'));
   const main = join(build, 'src/cli/main.js');
-  const store = storage === 'memory' ? 'memory' : `sqlite:${dir}/state.db`;
+  // etcd: a durable single member whose data sits in the bench's dir, on the same disk as SQLite's.
+  const etcd = storage === 'etcd' ? await startEtcd(1, { durable: true, parent: dir }) : undefined;
+  const store = storage === 'memory' ? 'memory' : etcd ? `etcd:${etcd.endpoints}` : `sqlite:${dir}/state.db`;
   const prof = cpuProf ? ['--cpu-prof', '--cpu-prof-dir', cpuProf, '--cpu-prof-name', `apiserver-${storage}-${Date.now()}.cpuprofile`] : [];
   const child = spawn(process.execPath, [...prof, '-e', `${childProbe}\nimport(${JSON.stringify(main)}).then(m => m.main(process.argv.slice(1)))`,
     'apiserver', '--listen', '127.0.0.1:0', '--data-dir', dir, '--storage', store, '--log-level', 'error'],
   { stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, SVCNET_BENCH_LOOP_FILE: join(dir, 'loop.json') } });
   const kc = join(dir, 'kubeconfig');
   for (let i = 0; i < 400 && !existsSync(kc); i++) await new Promise((r) => setTimeout(r, 50));
-  if (!existsSync(kc)) throw new Error('apiserver did not start');
+  if (!existsSync(kc)) { await etcd?.destroy(); throw new Error('apiserver did not start'); }
   const cfg = parse(readFileSync(kc, 'utf8')) as { clusters: { cluster: { server: string; 'certificate-authority-data': string } }[]; users: { user: { token: string } }[] };
   const ca = Buffer.from(cfg.clusters[0]!.cluster['certificate-authority-data'], 'base64');
-  return { base: new URL(cfg.clusters[0]!.cluster.server), token: cfg.users[0]!.user.token, agent: new Agent({ keepAlive: true, maxSockets: 256, ca }), child, dir };
+  return { base: new URL(cfg.clusters[0]!.cluster.server), token: cfg.users[0]!.user.token, agent: new Agent({ keepAlive: true, maxSockets: 256, ca }), child, dir, etcd };
 }
 
 async function stopServer(t: Target): Promise<void> {
@@ -88,6 +94,7 @@ async function stopServer(t: Target): Promise<void> {
   const exited = new Promise((r) => t.child.once('exit', r));
   t.child.kill('SIGTERM');
   await exited;
+  await t.etcd?.destroy();
   rmSync(t.dir, { recursive: true, force: true });
 }
 
@@ -181,7 +188,7 @@ interface Result {
   getP50: number; getP99: number; listMs: number; watchP50: number; watchP99: number;
 }
 
-async function runOne(build: string, storage: 'memory' | 'sqlite', o: { creates: number; clients: number; watchers: number; rates: number[]; openSeconds: number; cpuProf?: string; dir: string }): Promise<Result> {
+async function runOne(build: string, storage: Storage, o: { creates: number; clients: number; watchers: number; rates: number[]; openSeconds: number; cpuProf?: string; dir: string }): Promise<Result> {
   const { creates, clients, watchers } = o;
   const t = await startServer(build, storage, o.cpuProf, o.dir);
   try {
@@ -215,7 +222,7 @@ async function runOne(build: string, storage: 'memory' | 'sqlite', o: { creates:
       const olat: number[] = [];
       const gen = monitorEventLoopDelay({ resolution: 1 });
       gen.enable();
-      const stopProbe = storage === 'sqlite' ? syncProbe(t.dir) : undefined;
+      const stopProbe = storage !== 'memory' ? syncProbe(t.dir) : undefined;
       await serverLoopDelay(t);
       const readerAgent = new Agent({ keepAlive: true, maxSockets: 1, ca: t.agent.options.ca });
       await call(t, 'GET', '/api/v1/namespaces/default/configmaps/cm-0', undefined, readerAgent);
@@ -546,6 +553,8 @@ async function main(): Promise<void> {
   const builds = arg('builds', own).split(',').map((b) => resolve(b));
   const cpuProf = process.argv.includes('--cpu-prof') ? resolve(arg('cpu-prof', '.')) : undefined;
   const dir = resolve(arg('dir', tmpdir()));
+  const storages = arg('storages', etcdMissing() ? 'memory,sqlite' : 'memory,sqlite,etcd').split(',') as Storage[];
+  for (const s of storages) if (!['memory', 'sqlite', 'etcd'].includes(s)) throw new Error(`--storages: unknown storage "${s}" (memory, sqlite, etcd)`);
   const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
   if (process.argv.includes('--writes')) {
     await writesMain(builds, {
@@ -564,7 +573,7 @@ async function main(): Promise<void> {
   process.stderr.write(`api bench: ${creates} saturated creates by ${clients} clients; open loop at ${rates.join(', ')}/s for ${openSeconds} s each; ${watchers} watchers; data in ${dir}; load average ${load()}\n`);
   const results: Result[] = [];
   for (const build of builds) {
-    for (const s of ['memory', 'sqlite'] as const) {
+    for (const s of storages) {
       process.stderr.write(`  ${builds.length > 1 ? `${build} ` : ''}${s}...\n`);
       results.push(await runOne(build, s, { creates, clients, watchers, rates, openSeconds, cpuProf, dir }));
     }

@@ -64,12 +64,19 @@ async function healthy(clientURL: string): Promise<boolean> {
   }
 }
 
+export interface EtcdOptions {
+  /** Durable commits, as a real deployment runs (the benches): fsync on, etcd's default election timing. Default false (tests). */
+  durable?: boolean;
+  /** Where the data dirs go (default the system's temp dir). */
+  parent?: string;
+}
+
 /**
  * Starts an etcd cluster of `size` members (1 by default) on loopback. Tuned
- * for tests: fast elections, no fsync.
+ * for tests unless `durable`: fast elections, no fsync.
  */
-export async function startEtcd(size = 1): Promise<EtcdCluster> {
-  const root = mkdtempSync(join(tmpdir(), 'svcnet-etcd-'));
+export async function startEtcd(size = 1, o: EtcdOptions = {}): Promise<EtcdCluster> {
+  const root = mkdtempSync(join(o.parent ?? tmpdir(), 'svcnet-etcd-'));
   dirs.add(root);
   for (let attempt = 0; ; attempt++) {
     const specs = [];
@@ -77,7 +84,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
       specs.push({ name: `m${i}`, clientURL: `http://127.0.0.1:${await freePort()}`, peerURL: `http://127.0.0.1:${await freePort()}`, dataDir: join(root, `a${attempt}-m${i}`) });
     }
     const initialCluster = specs.map((s) => `${s.name}=${s.peerURL}`).join(',');
-    const members = specs.map((s) => member(s, initialCluster));
+    const members = specs.map((s) => member(s, initialCluster, o.durable ?? false));
     try {
       await Promise.all(members.map((m) => m.start()));
       const cluster: EtcdCluster = {
@@ -102,7 +109,7 @@ export async function startEtcd(size = 1): Promise<EtcdCluster> {
   }
 }
 
-function member(s: { name: string; clientURL: string; peerURL: string; dataDir: string }, initialCluster: string): EtcdMember {
+function member(s: { name: string; clientURL: string; peerURL: string; dataDir: string }, initialCluster: string, durable: boolean): EtcdMember {
   let child: ChildProcess | undefined;
   let exited: Promise<void> = Promise.resolve();
   let log = '';
@@ -117,7 +124,7 @@ function member(s: { name: string; clientURL: string; peerURL: string; dataDir: 
         '--listen-client-urls', s.clientURL, '--advertise-client-urls', s.clientURL,
         '--listen-peer-urls', s.peerURL, '--initial-advertise-peer-urls', s.peerURL,
         '--initial-cluster', initialCluster, '--initial-cluster-state', 'new',
-        '--heartbeat-interval', '10', '--election-timeout', '100', '--unsafe-no-fsync',
+        ...(durable ? [] : ['--heartbeat-interval', '10', '--election-timeout', '100', '--unsafe-no-fsync']),
         '--logger', 'zap', '--log-level', 'error',
       ], { stdio: ['ignore', 'ignore', 'pipe'] });
       child = c;
