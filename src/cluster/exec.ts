@@ -1,4 +1,5 @@
-// `kubectl exec` (pods/exec) served by the embedded cluster: the API server
+// `kubectl exec` (pods/exec) served by the embedded cluster (and, through
+// the same session code, pods/attach: cluster/attach.ts): the API server
 // checks what kube-apiserver checks (the pod, the container, a node), then
 // speaks the WebSocket channel protocol (v5.channel.k8s.io, v4 too) to the
 // client and runs the command through the node agent in this process that
@@ -28,8 +29,8 @@ import {
   type ExecProcess, type ExecRequest, type ExecTarget, type TerminalSize,
 } from '../node/exec.js';
 
-/** Where the command runs, after kube-apiserver's checks (pod/rest ExecLocation). */
-interface ExecLocation {
+/** Where the command runs, after kube-apiserver's checks (pod/rest ExecLocation, AttachLocation). */
+export interface ExecLocation {
   namespace: string;
   pod: string;
   uid?: string;
@@ -37,7 +38,7 @@ interface ExecLocation {
   container: string;
 }
 
-async function locate(api: ApiServer, info: RequestInfo, req: ExecRequest): Promise<ExecLocation> {
+export async function locate(api: ApiServer, info: RequestInfo, req: Pick<ExecRequest, 'container'>): Promise<ExecLocation> {
   const pod = await api.registry('', 'pods').get(info.namespace, info.name ?? '') as Pod;
   const name = info.name ?? '';
   const spec = pod.spec ?? { containers: [] };
@@ -77,14 +78,48 @@ export function execErrorStatus(e: ExecError): Status {
   }
 }
 
+/**
+ * One streaming subresource over the channel protocol: exec, and attach (cluster/attach.ts),
+ * which differ in the kubelet's checks, what runs, and the Status at the end.
+ */
+export interface ChannelSubresource<T> {
+  /** `exec`, `attach`: the subresource, and the word for it in messages. */
+  name: string;
+  /** kubelet's option checks (remotecommand NewOptions): the refusal text, or undefined. */
+  validate(o: ExecRequest): string | undefined;
+  /** kubelet's lookup of the pod and container; throws ExecError (dial, handshake). */
+  target(loc: ExecLocation, o: ExecRequest): Promise<T>;
+  /** Starts the session's process; throws ExecError (start). */
+  start(t: T, o: ExecRequest, size: TerminalSize | undefined): Promise<ExecProcess>;
+  /** The Status once the process ended with `code`. */
+  final(code: number): Status;
+  /** The Status for an ExecError (the stream translator's wrapping). */
+  errorStatus(e: ExecError): Status;
+}
+
+const execSubresource: ChannelSubresource<ExecTarget> = {
+  name: 'exec',
+  validate: validateExecRequest,
+  target: (loc) => findExecTarget(loc.namespace, loc.pod, loc.uid, loc.nodeName, loc.container),
+  start: (t, o, size) => startExec(t, o.command, { stdin: o.stdin, stdout: o.stdout, stderr: o.stderr, tty: o.tty, size }),
+  final: exitStatus,
+  errorStatus: execErrorStatus,
+};
+
 export function servePodExec(api: ApiServer): void {
+  serveChannelSubresource(api, execSubresource);
+}
+
+/** Registers `pods/<name>` for plain requests (refused as kube-apiserver refuses them) and upgrades. */
+export function serveChannelSubresource<T>(api: ApiServer, sub: ChannelSubresource<T>): void {
+  const key = `pods/${sub.name}`;
   const wss = new WebSocketServer({
     noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
     handleProtocols: (offered) => chooseProtocol(offered) ?? false,
   });
 
   // A plain request: kube-apiserver's checks, then its UpgradeAwareHandler's answer.
-  api.subresourceHandlers.set('pods/exec', async (req: IncomingMessage, _res: ServerResponse, info) => {
+  api.subresourceHandlers.set(key, async (req: IncomingMessage, _res: ServerResponse, info) => {
     const method = (req.method ?? 'GET').toUpperCase();
     if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
@@ -92,7 +127,7 @@ export function servePodExec(api: ApiServer): void {
     throw errors.badRequest('Upgrade request required');
   });
 
-  api.upgradeHandlers.set('pods/exec', async (req, socket, head, info) => {
+  api.upgradeHandlers.set(key, async (req, socket, head, info) => {
     const method = (req.method ?? 'GET').toUpperCase();
     if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
@@ -101,17 +136,17 @@ export function servePodExec(api: ApiServer): void {
     const upgrade = String(req.headers['upgrade'] ?? '').toLowerCase();
     if (upgrade !== 'websocket') {
       // kubectl's SPDY fallback: kubelet's checks answer as kubelet would (plain text through the proxy).
-      const invalid = validateExecRequest(opts);
+      const invalid = sub.validate(opts);
       if (invalid) { writeTextToSocket(socket, 400, invalid); return; }
       try {
-        await findExecTarget(loc.namespace, loc.pod, loc.uid, loc.nodeName, loc.container);
+        await sub.target(loc, opts);
       } catch (e) {
         if (!(e instanceof ExecError)) throw e;
         if (e.stage === 'dial') throw errors.internal(e.message);
         writeTextToSocket(socket, e.httpCode, e.message);
         return;
       }
-      throw errors.badRequest(`this API server streams exec over WebSocket only (${['v5.channel.k8s.io', 'v4.channel.k8s.io'].join(', ')}), not ${req.headers['upgrade'] ?? 'an unknown protocol'}`);
+      throw errors.badRequest(`this API server streams ${sub.name} over WebSocket only (${['v5.channel.k8s.io', 'v4.channel.k8s.io'].join(', ')}), not ${req.headers['upgrade'] ?? 'an unknown protocol'}`);
     }
     const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
     const protocol = chooseProtocol(offered);
@@ -119,7 +154,7 @@ export function servePodExec(api: ApiServer): void {
     await new Promise<void>((resolve) => {
       wss.handleUpgrade(req, socket, head, (ws) => {
         resolve();
-        void runSession(ws, protocol, opts, loc);
+        void runSession(ws, protocol, opts, loc, sub);
       });
       // handleUpgrade answers a bad handshake itself and never calls back.
       socket.once('close', () => resolve());
@@ -127,8 +162,8 @@ export function servePodExec(api: ApiServer): void {
   });
 }
 
-/** One exec over an upgraded WebSocket: start, stream, and the final Status on channel 3. */
-async function runSession(ws: WebSocket, protocol: string, opts: ExecRequest, loc: ExecLocation): Promise<void> {
+/** One exec (or attach) over an upgraded WebSocket: start, stream, and the final Status on channel 3. */
+async function runSession<T>(ws: WebSocket, protocol: string, opts: ExecRequest, loc: ExecLocation, sub: ChannelSubresource<T>): Promise<void> {
   let proc: ExecProcess | undefined;
   let closed = false;
   // What arrives before the process runs (stdin data, EOF, the first window size) waits here.
@@ -174,13 +209,13 @@ async function runSession(ws: WebSocket, protocol: string, opts: ExecRequest, lo
     ws.send(encodeFrame(STREAM_ERROR, JSON.stringify(status)), () => ws.close(1000));
   };
 
-  const invalid = validateExecRequest(opts);
+  const invalid = sub.validate(opts);
   if (invalid) { finish(internalErrorStatus(`unable to upgrade connection: ${invalid}`)); return; }
-  let target: ExecTarget;
+  let target: T;
   try {
-    target = await findExecTarget(loc.namespace, loc.pod, loc.uid, loc.nodeName, loc.container);
+    target = await sub.target(loc, opts);
   } catch (e) {
-    finish(e instanceof ExecError ? execErrorStatus(e) : internalErrorStatus(String((e as Error).message ?? e)));
+    finish(e instanceof ExecError ? sub.errorStatus(e) : internalErrorStatus(String((e as Error).message ?? e)));
     return;
   }
   if (opts.tty && !size) {
@@ -190,9 +225,9 @@ async function runSession(ws: WebSocket, protocol: string, opts: ExecRequest, lo
   }
   if (closed) return;
   try {
-    proc = await startExec(target, opts.command, { stdin: opts.stdin, stdout: opts.stdout, stderr: opts.stderr, tty: opts.tty, size });
+    proc = await sub.start(target, opts, size);
   } catch (e) {
-    finish(e instanceof ExecError ? execErrorStatus(e) : internalErrorStatus(`error executing command in container: ${String((e as Error).message ?? e)}`));
+    finish(e instanceof ExecError ? sub.errorStatus(e) : internalErrorStatus(`error executing command in container: ${String((e as Error).message ?? e)}`));
     return;
   }
   if (closed) { proc.kill(); return; }
@@ -214,5 +249,5 @@ async function runSession(ws: WebSocket, protocol: string, opts: ExecRequest, lo
   };
   for (const [r, n] of outputs) r?.on('data', forward(n));
   const code = await proc.exited;
-  finish(exitStatus(code));
+  finish(sub.final(code));
 }

@@ -27,6 +27,7 @@ import type { Progress } from './progress.js';
 import { servePodLogs } from './logs.js';
 import { servePortForward } from './portforward.js';
 import { servePodExec } from './exec.js';
+import { servePodAttach } from './attach.js';
 
 export interface NetnsClusterOptions {
   api: ApiServer;
@@ -219,6 +220,7 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
     const portForward = servePortForward(o.api);
     closers.push(() => portForward.close());
     servePodExec(o.api);
+    servePodAttach(o.api);
     const lan = parseCidr4(topology.lan.cidr);
     const announcer = startAnnouncer(informers, topology, netns, (ip) => cidrContains(lan, ip));
     closers.push(() => announcer.close());

@@ -301,7 +301,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
     findPod(namespace, name, uid) {
       const w = uid ? workers.get(uid) : findWorker(namespace, name);
       if (!w || w.namespace !== namespace || w.name !== name) return undefined;
-      return { uid: w.uid, target: (c) => w.execTarget(c) };
+      return { uid: w.uid, target: (c) => w.execTarget(c), attach: (c) => w.attachTarget(c) };
     },
   });
 

@@ -24,6 +24,7 @@ import type { Readable, Writable } from 'node:stream';
 import type { Status } from 'kubernetes-types/meta/v1.js';
 import { errors } from '../api/errors.js';
 import { signalNumber } from './netns.js';
+import type { AttachTarget } from './attach.js';
 import { findExecutable, systemTool } from './runtime.js';
 
 // ---------------------------------------------------------------------------
@@ -201,6 +202,8 @@ export interface ExecPod {
   uid: string;
   /** The container's target while it runs; undefined when it does not run (kubelet: "container not found"). */
   target(container: string): Promise<ExecTarget | undefined>;
+  /** What `kubectl attach` connects to (attach.ts); undefined when there is nothing to attach to. */
+  attach?(container: string): AttachTarget | undefined;
 }
 
 export interface ExecSource {
@@ -258,6 +261,14 @@ export interface ExecStartOptions {
  */
 export async function findExecTarget(namespace: string, pod: string, uid: string | undefined, nodeName: string | undefined,
   container: string): Promise<ExecTarget> {
+  const p = findExecPod(namespace, pod, uid, nodeName);
+  const t = await p.target(container);
+  if (!t) throw new ExecError('handshake', 500, `container not found ("${container}")`);
+  return t;
+}
+
+/** The pod as the agent of its node knows it (kubelet's GetPodByName); throws ExecError (dial/handshake). Shared with attach. */
+export function findExecPod(namespace: string, pod: string, uid: string | undefined, nodeName: string | undefined): ExecPod {
   const all = [...sources];
   const mine = nodeName ? all.filter((s) => s.nodeName === nodeName) : all;
   if (mine.length === 0) throw new ExecError('dial', 502, `error dialing backend: no node agent for node "${nodeName}" runs in this process`);
@@ -268,9 +279,7 @@ export async function findExecTarget(namespace: string, pod: string, uid: string
     p = undefined;
   }
   if (!p) throw new ExecError('handshake', 404, 'pod does not exist');
-  const t = await p.target(container);
-  if (!t) throw new ExecError('handshake', 500, `container not found ("${container}")`);
-  return t;
+  return p;
 }
 
 /** runc's text for an argv[0] that cannot run (the container's PATH, or the path as given). */
@@ -289,6 +298,40 @@ const tools = (() => {
   });
 })();
 
+export const NO_SCRIPT = 'a tty needs util-linux `script`, which is not installed on this node';
+
+/**
+ * How `argv` runs on a pseudo-terminal of its own (`exec -t`, and containers with `tty: true`):
+ * under `script` (ttyCommand), with SHELL for script's -c and TERM as container runtimes set it.
+ * Undefined when `script` is not installed.
+ */
+export function onTerminal(argv: readonly string[], env: Readonly<Record<string, string>>, size?: TerminalSize): { argv: string[]; env: Record<string, string> } | undefined {
+  const tl = tools();
+  if (!tl.script.startsWith('/')) return undefined;
+  const out: Record<string, string> = { ...env, SHELL: tl.sh };
+  out['TERM'] ??= 'xterm';
+  return { argv: ttyCommand(argv, { script: tl.script, stty: tl.stty, size, shell: env['SHELL'] }), env: out };
+}
+
+/** A new window size for the terminal `script` (pid `scriptPid`) made for its command: the kernel sends it SIGWINCH. */
+export function resizeTerminal(scriptPid: number, size: TerminalSize): void {
+  if (size.width <= 0 || size.height <= 0) return;
+  // One stty at a time per terminal, in order: kubectl attach sends a size one larger, then
+  // the real one (to force a redraw); two racing stty runs could leave the larger one.
+  const prev = resizing.get(scriptPid) ?? Promise.resolve();
+  const next = prev.then(() => new Promise<void>((resolve) => {
+    const pts = ptyOf(scriptPid);
+    if (!pts) { resolve(); return; }
+    const r = spawn(tools().stty, ['-F', pts, 'rows', String(size.height), 'cols', String(size.width)], { stdio: 'ignore' });
+    r.once('error', () => resolve());
+    r.once('exit', () => resolve());
+  }));
+  resizing.set(scriptPid, next);
+  void next.then(() => { if (resizing.get(scriptPid) === next) resizing.delete(scriptPid); });
+}
+
+const resizing = new Map<number, Promise<void>>();
+
 /** Starts `command` where the container runs. Throws ExecError (start) with the runtime's text. */
 export async function startExec(t: ExecTarget, command: readonly string[], o: ExecStartOptions): Promise<ExecProcess> {
   const startFailed = (why: string): ExecError => {
@@ -299,14 +342,12 @@ export async function startExec(t: ExecTarget, command: readonly string[], o: Ex
   const bad = execNotFoundText(command[0] ?? '', t.env['PATH'] ?? '');
   if (bad) throw startFailed(bad);
   const tl = tools();
-  if (o.tty && !tl.script.startsWith('/')) {
-    throw startFailed('a tty needs util-linux `script`, which is not installed on this node');
-  }
-  const argv = o.tty ? ttyCommand(command, { script: tl.script, stty: tl.stty, size: o.size, shell: t.env['SHELL'] }) : [...command];
-  const env: Record<string, string> = { ...t.env };
+  let argv = [...command];
+  let env: Record<string, string> = { ...t.env };
   if (o.tty) {
-    env['SHELL'] = tl.sh;
-    env['TERM'] ??= 'xterm';
+    const term = onTerminal(command, t.env, o.size);
+    if (!term) throw startFailed(NO_SCRIPT);
+    ({ argv, env } = term);
   }
   const args = ['netns', 'exec', t.netns];
   if (t.hostname !== undefined) args.push(tl.unshare, '--uts', tl.sh, '-c', `${tl.hostname} "$0" 2>/dev/null; exec "$@"`, t.hostname);
@@ -321,10 +362,10 @@ export async function startExec(t: ExecTarget, command: readonly string[], o: Ex
   }
   child.on('error', () => undefined);
   child.stdin?.on('error', () => undefined);
-  return wrapChild(child, o.tty, tl.stty);
+  return wrapChild(child, o.tty);
 }
 
-function wrapChild(child: ChildProcess, tty: boolean, stty: string): ExecProcess {
+function wrapChild(child: ChildProcess, tty: boolean): ExecProcess {
   const pid = child.pid!;
   let done = false;
   const exited = new Promise<number>((resolve) => {
@@ -352,11 +393,7 @@ function wrapChild(child: ChildProcess, tty: boolean, stty: string): ExecProcess
     stderr: child.stderr ?? undefined,
     exited,
     resize(size) {
-      if (!tty || done || size.width <= 0 || size.height <= 0) return;
-      const pts = ptyOf(pid);
-      if (!pts) return;
-      const r = spawn(stty, ['-F', pts, 'rows', String(size.height), 'cols', String(size.width)], { stdio: 'ignore' });
-      r.on('error', () => undefined);
+      if (tty && !done) resizeTerminal(pid, size);
     },
     kill() {
       if (done) return;

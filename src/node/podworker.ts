@@ -18,7 +18,8 @@ import type { Client } from '../client/types.js';
 import { containerEnv, expandVars } from './env.js';
 import { resolveContainerCommand } from './images.js';
 import type { IpamStore } from './ipam.js';
-import type { ExecTarget } from './exec.js';
+import { ContainerStdin, type AttachTarget } from './attach.js';
+import { NO_SCRIPT, onTerminal, type ExecTarget } from './exec.js';
 import type { Netns } from './netns.js';
 import { probeAction, ProbeWorker, type ProbeExecutor, type ProbeResult, type ProbeType } from './probes.js';
 import {
@@ -117,6 +118,8 @@ interface ContainerRt {
   stopping?: Promise<void>;
   /** After a creation error: not before this time. */
   retryAt?: number;
+  /** The current instance's stdin (`stdin: true`), held for attach. */
+  stdin?: ContainerStdin;
 }
 
 function iso(ms: number): string {
@@ -370,6 +373,7 @@ export class PodWorker {
     rt.exit = undefined;
     rt.spec = c;
     rt.starting = true;
+    rt.stdin = undefined;
     rt.listening = false; rt.startupOk = false; rt.readyOk = false;
     rt.state = { state: 'waiting', reason: 'ContainerCreating' };
     const fail = (exit: Omit<TerminatedView, 'state' | 'finishedAt'>, waitingReason?: string): void => {
@@ -404,6 +408,7 @@ export class PodWorker {
     const args = (c.args ?? []).map((s) => expandVars(s, lookup));
     const resolved = resolveContainerCommand(c, command, args);
     let argv: string[];
+    let procEnv = env;
     let readyFd = false;
     if (resolved.kind === 'builtin') {
       argv = [...this.d.builtinCommand, '--ready-fd=3', resolved.name, ...resolved.args];
@@ -415,13 +420,20 @@ export class PodWorker {
         this.d.event(pod, 'Warning', 'Failed', `Error: failed to create containerd task: failed to create shim task: OCI runtime create failed: ${err}: unknown`);
         return fail({ exitCode: 128, reason: 'StartError', message: `failed to create containerd task: failed to create shim task: OCI runtime create failed: ${err}: unknown` });
       }
+      if (c.tty) {
+        // The container's own terminal, as exec -t makes one (node/exec.ts).
+        const term = onTerminal(argv, env);
+        if (!term) return fail({ exitCode: 128, reason: 'StartError', message: NO_SCRIPT });
+        ({ argv, env: procEnv } = term);
+      }
     }
     const containerID = containerIDFor(this.uid, c.name, rt.restartCount);
     const logFile = this.d.records.logPath(this.uid, c.name, rt.restartCount);
     let proc: StartedProcess;
     try {
       proc = await this.d.runner.start({
-        netns: this.record.netns, argv, env, cwd: c.workingDir || undefined, hostname: this.hostname(pod), logFile, readyFd,
+        netns: this.record.netns, argv, env: procEnv, cwd: c.workingDir || undefined, hostname: this.hostname(pod), logFile, readyFd,
+        stdin: !!c.stdin,
       });
     } catch (e) {
       return fail({ exitCode: 128, reason: 'StartError', message: errorText(e) });
@@ -431,6 +443,7 @@ export class PodWorker {
     rt.starting = false;
     rt.proc = proc;
     rt.containerID = containerID;
+    if (c.stdin) rt.stdin = new ContainerStdin(proc.stdin, !!c.stdinOnce, !!c.tty);
     rt.state = { state: 'running', startedAt: iso(startedAt) };
     this.persist();
     this.d.event(pod, 'Normal', 'Started', `Started container ${c.name}`);
@@ -502,6 +515,7 @@ export class PodWorker {
     // A closed worker's processes belong to whichever agent adopts them next.
     if (rt.proc !== proc || this.closed) return;
     rt.proc = undefined;
+    rt.stdin?.close();
     for (const w of rt.probes) w.close();
     rt.probes = [];
     const now = this.d.clock.now();
@@ -663,6 +677,20 @@ export class PodWorker {
     const pod = this.pod ?? ({ metadata: { name: this.record.name, namespace: this.record.namespace, uid: this.uid }, spec: this.spec } as Pod);
     const env = await this.envFor(pod, rt.spec).catch(() => ({ env: { ...this.d.containerBaseEnv } }));
     return { netns: this.record.netns, env: env.env, cwd: rt.spec.workingDir || undefined, hostname: this.hostname(pod), containerID: rt.containerID };
+  }
+
+  /**
+   * What `kubectl attach` connects to: the running instance, or a stdin container's
+   * instance that ended before its first attach (node/attach.ts); undefined otherwise.
+   */
+  attachTarget(name: string): AttachTarget | undefined {
+    const rt = this.conts.get(name);
+    if (!rt || !rt.containerID || rt.starting) return undefined;
+    const proc = rt.proc;
+    const common = { logPath: this.d.records.logPath(this.uid, name, rt.restartCount), tty: !!rt.spec.tty, stdin: rt.stdin };
+    if (proc && rt.state.state === 'running') return { ...common, pid: proc.pid, running: true, exited: proc.exited };
+    if (!proc && rt.stdin?.unclaimed) return { ...common, running: false, exited: Promise.resolve() };
+    return undefined;
   }
 
   private async writeStatus(final = false): Promise<void> {

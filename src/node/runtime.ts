@@ -18,7 +18,8 @@
 //   hostname, and with the same PID all along (every step execs). It is
 //   detached (its own session and process group: the whole tree can be
 //   signalled) and writes stdout and stderr to a log file per container and
-//   restart, so it outlives the agent.
+//   restart, so it outlives the agent. Its stdin is /dev/null, or with
+//   `stdin: true` a pipe the agent holds for attach (attach.ts).
 //
 // Records: <dataDir>/pods/<uid>/pod.json holds the sandbox (netns, IP, veth)
 // and every container's pid, /proc start time, state and restart count. It is
@@ -27,6 +28,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Pod } from 'kubernetes-types/core/v1.js';
 import { NodeError } from './errors.js';
 import { hostVethName, podNetnsName } from './names.js';
@@ -46,6 +48,8 @@ export interface ProcessSpec {
   logFile: string;
   /** Pass a pipe as fd 3 and wait for the process to write a line to it (built-in images). */
   readyFd: boolean;
+  /** Give it a stdin pipe that the agent holds (`stdin: true`, for attach); otherwise /dev/null. */
+  stdin?: boolean;
 }
 
 export interface ExitStatus {
@@ -62,6 +66,8 @@ export interface StartedProcess {
   exited: Promise<ExitStatus>;
   /** true once the process said it listens (at once without readyFd); false if it exited or took too long. */
   listening: Promise<boolean>;
+  /** Its stdin pipe, when asked for (not after adoption: the pipe died with the agent that held it). */
+  stdin?: Writable;
 }
 
 export interface ProcessRunner {
@@ -128,7 +134,7 @@ export class HostProcessRunner implements ProcessRunner {
     try {
       child = spawn(this.ip, args, {
         detached: true, cwd: spec.cwd, env: { ...spec.env },
-        stdio: spec.readyFd ? ['ignore', fd, fd, 'pipe'] : ['ignore', fd, fd],
+        stdio: spec.readyFd ? [spec.stdin ? 'pipe' : 'ignore', fd, fd, 'pipe'] : [spec.stdin ? 'pipe' : 'ignore', fd, fd],
       });
     } finally {
       closeSync(fd);
@@ -145,6 +151,12 @@ export class HostProcessRunner implements ProcessRunner {
     });
     // The agent must not stay alive for its containers, nor they die with it.
     child.unref();
+    const stdin = child.stdin ?? undefined;
+    if (stdin) {
+      // A container that exits (or closes its stdin) makes writes fail with EPIPE: not an agent error.
+      stdin.on('error', () => undefined);
+      (stdin as Writable & { unref?(): void }).unref?.();
+    }
     const startTicks = procStartTicks(pid) ?? 0;
     let listening: Promise<boolean>;
     if (spec.readyFd) {
@@ -167,7 +179,7 @@ export class HostProcessRunner implements ProcessRunner {
     } else {
       listening = Promise.resolve(true);
     }
-    return { pid, startTicks, exited, listening };
+    return { pid, startTicks, exited, listening, ...(stdin ? { stdin } : {}) };
   }
 
   adopt(pid: number, startTicks: number): StartedProcess | undefined {
