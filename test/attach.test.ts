@@ -9,10 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { run, sandboxedScenario, UpSession, type RunResult } from './lib/harness.js';
+import { rootlessUnsupported, sandboxedScenario, UpSession } from './lib/harness.js';
 
 const PODS = `apiVersion: v1
 kind: Pod
@@ -30,15 +27,6 @@ spec:
 /** kubectl's own line before it attaches (stderr). */
 const PROMPT_HINT = "If you don't see a command prompt, try pressing enter.";
 
-const NOBODY = 65534;
-const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-
-function rootlessUnsupported(): string | undefined {
-  if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return '`setpriv` is not installed';
-  const userns = spawnSync(asNobody[0]!, [...asNobody.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { stdio: 'ignore' });
-  if (userns.status !== 0) return 'unprivileged user namespaces are disabled here';
-  return undefined;
-}
 
 sandboxedScenario({
   title: 'kubectl attach and kubectl run -i/-it against svcnet up (root; rootless with the userspace relay), in a private sandbox',
@@ -48,12 +36,8 @@ sandboxedScenario({
 
 function scenario(): void {
   test('kubectl run -i --rm, kubectl attach: a Service by name from a throwaway pod, exit codes, stdin, a tty, errors', { timeout: 90_000 }, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'svcnet-attach-'));
-    const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(dir, 'kubeconfig'), LANG: 'C.UTF-8' };
-    const c = new UpSession(dir, env);
-    const { k, until } = c;
-    const kubectl = (args: string[], input?: string): Promise<RunResult> =>
-      run('/usr/bin/kubectl', args, { env, timeoutMs: 20_000, ...(input !== undefined ? { input } : {}) });
+    const c = UpSession.inTempDir('svcnet-attach-');
+    const { k, until, kubectl } = c;
     const gone = async (pod: string): Promise<void> => {
       const r = await kubectl(['get', 'pod', pod]);
       assert.equal(r.stderr.trim(), `Error from server (NotFound): pods "${pod}" not found`, '--rm deleted the pod');
@@ -95,7 +79,7 @@ function scenario(): void {
         if (spawnSync('script', ['--version'], { stdio: 'ignore' }).status !== 0) { tt.skip('util-linux `script` is not installed'); return; }
         const inner = 'stty cols 101 rows 33; /usr/bin/kubectl run -it --rm --restart=Never it1 --image=busybox -- sh';
         // The sleep lets kubectl's two first sizes (one larger, then the real one: a redraw) land.
-        const r = await run('script', ['-q', '-e', '-c', inner, '/dev/null'], { env, timeoutMs: 30_000, input: 'sleep 1; tty; stty size; exit 5\n' });
+        const r = await c.cmd('script', ['-q', '-e', '-c', inner, '/dev/null'], { timeoutMs: 30_000, input: 'sleep 1; tty; stty size; exit 5\n' });
         assert.equal(r.code, 5, r.stdout + r.stderr);
         assert.match(r.stdout, /\/dev\/pts\/\d+\r?\n33 101\r?\n/);
         await gone('it1');
@@ -120,9 +104,7 @@ function scenario(): void {
         assert.match(r.stderr, /Upgrade request required/);
       });
     } finally {
-      up?.kill('SIGINT');
-      if (up && up.exitCode === null) await new Promise((r) => up!.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
+      await c.stop(up);
     }
   });
 }
@@ -132,14 +114,8 @@ function rootlessScenario(): void {
   test('kubectl run -i --rm, rootless (userspace relay): a Service by name, stdin, the exit code', { timeout: 60_000 }, async (t) => {
     const why = rootlessUnsupported();
     if (why) { t.skip(why); return; }
-    const dir = mkdtempSync(join(tmpdir(), 'svcnet-attach-rootless-'));
-    chownSync(dir, NOBODY, NOBODY);
-    const data = join(dir, 'data');
-    const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(data, 'kubeconfig'), LANG: 'C.UTF-8' };
-    const c = new UpSession(data, env, asNobody);
-    const { k, until } = c;
-    const kubectl = (args: string[], input?: string): Promise<RunResult> =>
-      run(asNobody[0]!, [...asNobody.slice(1), '/usr/bin/kubectl', ...args], { env, timeoutMs: 20_000, ...(input !== undefined ? { input } : {}) });
+    const c = UpSession.inTempDir('svcnet-attach-rootless-', 'nobody');
+    const { k, until, kubectl } = c;
     let up: ChildProcess | undefined;
     try {
       up = c.start(['--nodes', '1', '--dataplane', 'userspace']);
@@ -156,9 +132,7 @@ function rootlessScenario(): void {
       assert.equal(r.code, 6, r.stderr);
       assert.equal(r.stdout, 'hello from sh1\npod "sh1" deleted\n');
     } finally {
-      up?.kill('SIGINT');
-      if (up && up.exitCode === null) await new Promise((r) => up!.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
+      await c.stop(up);
     }
   });
 }

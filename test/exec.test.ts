@@ -8,12 +8,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import WebSocket from 'ws';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
-import { run, sandboxedScenario, UpSession, type RunResult } from './lib/harness.js';
+import { rootlessUnsupported, sandboxedScenario, UpSession } from './lib/harness.js';
 
 interface WsExec { stdout: string; status: string; closeCode: number }
 
@@ -63,15 +60,6 @@ spec:
   publishNotReadyAddresses: true
 `;
 
-const NOBODY = 65534;
-const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-
-function rootlessUnsupported(): string | undefined {
-  if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return '`setpriv` is not installed';
-  const userns = spawnSync(asNobody[0]!, [...asNobody.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { stdio: 'ignore' });
-  if (userns.status !== 0) return 'unprivileged user namespaces are disabled here';
-  return undefined;
-}
 
 sandboxedScenario({
   title: 'kubectl exec against svcnet up (root; rootless with the userspace relay), in a private sandbox', self: import.meta.url, timeoutMs: 150_000,
@@ -80,12 +68,8 @@ sandboxedScenario({
 
 function scenario(): void {
   test('kubectl exec: streams, exit codes, stdin, the pod\'s namespace, tty, errors', { timeout: 90_000 }, async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'svcnet-exec-'));
-    const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(dir, 'kubeconfig'), LANG: 'C.UTF-8' };
-    const c = new UpSession(dir, env);
-    const { k, until } = c;
-    const kubectl = (args: string[], input?: string): Promise<RunResult> =>
-      run('/usr/bin/kubectl', args, { env, timeoutMs: 20_000, ...(input !== undefined ? { input } : {}) });
+    const c = UpSession.inTempDir('svcnet-exec-');
+    const { k, until, kubectl } = c;
     let up: ChildProcess | undefined;
     try {
       up = c.start(['--nodes', '1']);
@@ -133,12 +117,12 @@ function scenario(): void {
       await t.test('a tty (kubectl -it under a terminal): the terminal size, the exit code', async (tt) => {
         if (spawnSync('script', ['--version'], { stdio: 'ignore' }).status !== 0) { tt.skip('util-linux `script` is not installed'); return; }
         const inner = `stty cols 123 rows 45; /usr/bin/kubectl exec -it box -c app -- sh -c 'tty; stty size; exit 7'`;
-        const r = await run('script', ['-q', '-e', '-c', inner, '/dev/null'], { env, timeoutMs: 20_000, input: '' });
+        const r = await c.cmd('script', ['-q', '-e', '-c', inner, '/dev/null'], { timeoutMs: 20_000, input: '' });
         assert.equal(r.code, 7, r.stdout + r.stderr);
         assert.match(r.stdout, /\/dev\/pts\/\d+\r?\n45 123\r?\n/);
         // A new window size mid-session: kubectl sends it on SIGWINCH; the command's terminal follows.
         const resize = `stty cols 100 rows 30; /usr/bin/kubectl exec -it box -c app -- sh -c 'stty size; sleep 1.5; stty size' </dev/tty & sleep 0.8; stty cols 77 rows 22; kill -WINCH $!; wait $!`;
-        const r2 = await run('script', ['-q', '-e', '-c', resize, '/dev/null'], { env, timeoutMs: 20_000, input: '' });
+        const r2 = await c.cmd('script', ['-q', '-e', '-c', resize, '/dev/null'], { timeoutMs: 20_000, input: '' });
         assert.equal(r2.code, 0, r2.stdout + r2.stderr);
         assert.match(r2.stdout, /30 100\r?\n22 77\r?\n/);
       });
@@ -177,9 +161,7 @@ function scenario(): void {
         assert.match(r.stderr, /Upgrade request required/);
       });
     } finally {
-      up?.kill('SIGINT');
-      if (up && up.exitCode === null) await new Promise((r) => up!.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
+      await c.stop(up);
     }
   });
 }
@@ -189,14 +171,8 @@ function rootlessScenario(): void {
   test('kubectl exec, rootless (userspace relay): streams, exit code, stdin, the pod\'s namespace, a tty', { timeout: 90_000 }, async (t) => {
     const why = rootlessUnsupported();
     if (why) { t.skip(why); return; }
-    const dir = mkdtempSync(join(tmpdir(), 'svcnet-exec-rootless-'));
-    chownSync(dir, NOBODY, NOBODY);
-    const data = join(dir, 'data');
-    const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(data, 'kubeconfig'), LANG: 'C.UTF-8' };
-    const c = new UpSession(data, env, asNobody);
-    const { k, until } = c;
-    const kubectl = (args: string[], input?: string): Promise<RunResult> =>
-      run(asNobody[0]!, [...asNobody.slice(1), '/usr/bin/kubectl', ...args], { env, timeoutMs: 20_000, ...(input !== undefined ? { input } : {}) });
+    const c = UpSession.inTempDir('svcnet-exec-rootless-', 'nobody');
+    const { k, until, kubectl } = c;
     let up: ChildProcess | undefined;
     try {
       up = c.start(['--nodes', '1', '--dataplane', 'userspace']);
@@ -215,14 +191,12 @@ function rootlessScenario(): void {
         (x) => x === JSON.stringify({ code: 0, stdout: 'box\n', stderr: '' }), 'curl to the ClusterIP through the userspace relay', 15_000);
       if (spawnSync('script', ['--version'], { stdio: 'ignore' }).status === 0) {
         const inner = `stty cols 90 rows 33; /usr/bin/kubectl exec -it box -c app -- sh -c 'tty; stty size'`;
-        const r = await run(asNobody[0]!, [...asNobody.slice(1), 'script', '-q', '-e', '-c', inner, '/dev/null'], { env, timeoutMs: 20_000, input: '' });
+        const r = await c.cmd('script', ['-q', '-e', '-c', inner, '/dev/null'], { timeoutMs: 20_000, input: '' });
         assert.equal(r.code, 0, r.stdout + r.stderr);
         assert.match(r.stdout, /\/dev\/pts\/\d+\r?\n33 90\r?\n/);
       }
     } finally {
-      up?.kill('SIGINT');
-      if (up && up.exitCode === null) await new Promise((r) => up!.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
+      await c.stop(up);
     }
   });
 }

@@ -9,28 +9,15 @@
 // untouched; a cluster stopping under running forwards. As root and rootless.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
-import { run, sandboxedScenario, svcnetMain, UpSession, waitForOutput } from './lib/harness.js';
+import { asNobody, rootlessUnsupported, sandboxedScenario, UpSession, waitForOutput } from './lib/harness.js';
 
 sandboxedScenario({
   title: 'kubectl port-forward to pods and services of svcnet up (root and rootless), in a private sandbox', self: import.meta.url, timeoutMs: 120_000,
   scenario: () => { scenario('root'); scenario('rootless'); },
 });
 
-// Rootless as rootless.test.ts runs it: every command as `nobody`, the cluster in a user namespace.
-const NOBODY = 65534;
-const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-function rootlessUnsupported(): string | undefined {
-  if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return '`setpriv` is not installed';
-  const probe = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(svcnetMain)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
-  if (probe.status !== 0) return `user ${NOBODY} cannot read ${svcnetMain}`;
-  if (spawnSync(asNobody[0]!, [...asNobody.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { stdio: 'ignore' }).status !== 0) return 'unprivileged user namespaces are disabled here';
-  return undefined;
-}
 
 /** GET / through a forwarded local port: the body (the built-in server answers with the pod's name). */
 function get(port: number, timeoutMs = 5000): Promise<string> {
@@ -54,17 +41,14 @@ function scenario(mode: 'root' | 'rootless'): void {
   test(`${mode}: port-forward pod/NAME and svc/NAME, concurrent connections; a closed port is reported, the other forwards go on`, { timeout: 60_000 }, async (t) => {
     const why = mode === 'rootless' ? rootlessUnsupported() : undefined;
     if (why) { t.skip(why); return; }
+    // Rootless as rootless.test.ts runs it: every command as `nobody`, the cluster in a user namespace.
     const as = mode === 'rootless' ? asNobody : [];
-    const dir = mkdtempSync(join(tmpdir(), `svcnet-portforward-${mode}-`));
-    if (mode === 'rootless') chownSync(dir, NOBODY, NOBODY);
-    const data = join(dir, 'data');
-    const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(data, 'kubeconfig'), LANG: 'C.UTF-8' };
-    const c = new UpSession(data, env, as);
-    const { k, until } = c;
+    const c = UpSession.inTempDir(`svcnet-portforward-${mode}-`, mode === 'rootless' ? 'nobody' : 'root');
+    const { k, until, kubectl } = c;
     const forwards: ChildProcess[] = [];
     const portForward = async (args: string[], extraEnv: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; ports: number[]; output: () => string }> => {
       const [bin, ...pre] = [...as, '/usr/bin/kubectl'];
-      const child = spawn(bin!, [...pre, 'port-forward', ...args], { env: { ...env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(bin!, [...pre, 'port-forward', ...args], { env: { ...c.env, ...extraEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
       forwards.push(child);
       outputs.set(child, '');
       const keep = (d: Buffer) => outputs.set(child, outputOf(child) + d.toString());
@@ -115,12 +99,12 @@ function scenario(mode: 'root' | 'rootless'): void {
 
       // A pod that does not run: kubectl refuses before any upgrade.
       await k(['run', 'nowhere', '--image=nginx', '--overrides', JSON.stringify({ spec: { nodeSelector: { nowhere: 'true' } } })]);
-      const r = await run(as[0] ?? '/usr/bin/kubectl', [...as.slice(1), ...(as.length ? ['/usr/bin/kubectl'] : []), 'port-forward', 'pod/nowhere', ':80'], { env, timeoutMs: 15_000 });
+      const r = await kubectl(['port-forward', 'pod/nowhere', ':80']);
       assert.notEqual(r.code, 0);
       assert.match(r.stderr, /unable to forward port because pod is not running\. Current status=Pending/);
 
       // Plain requests without an upgrade get kube-apiserver's answer.
-      const raw = await run(as[0] ?? '/usr/bin/kubectl', [...as.slice(1), ...(as.length ? ['/usr/bin/kubectl'] : []), 'get', '--raw', `/api/v1/namespaces/default/pods/${pod}/portforward`], { env });
+      const raw = await kubectl(['get', '--raw', `/api/v1/namespaces/default/pods/${pod}/portforward`]);
       assert.notEqual(raw.code, 0);
       assert.match(raw.stderr, /Upgrade request required/);
 
@@ -134,9 +118,7 @@ function scenario(mode: 'root' | 'rootless'): void {
       throw new Error(`${(e as Error).stack}\n--- svcnet up:\n${c.log}\n--- port-forwards:\n${forwards.map((f) => outputOf(f)).join('\n---\n')}`);
     } finally {
       for (const f of forwards) f.kill('SIGKILL');
-      up.kill('SIGINT');
-      await new Promise<void>((r) => { if (up.exitCode !== null) r(); else up.once('exit', () => r()); });
-      rmSync(dir, { recursive: true, force: true });
+      await c.stop(up);
     }
   });
 }

@@ -10,36 +10,20 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync, type ChildProcess } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { sandboxedScenario, svcnetMain, UpSession } from './lib/harness.js';
+import { NOBODY, rootlessUnsupported, sandboxedScenario, UpSession } from './lib/harness.js';
 
-const NOBODY = 65534;
-const asNobody = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
-
-function unsupported(): string | undefined {
-  if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return '`setpriv` is not installed';
-  // The compiled tree must be readable by an unprivileged user, and user namespaces allowed to it.
-  const probe = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(svcnetMain)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
-  if (probe.status !== 0) return `user ${NOBODY} cannot read ${svcnetMain}`;
-  const userns = spawnSync(asNobody[0]!, [...asNobody.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { stdio: 'ignore' });
-  if (userns.status !== 0) return 'unprivileged user namespaces are disabled here';
-  return undefined;
-}
 
 sandboxedScenario({
   title: 'svcnet up without root: a rootless cluster in a user namespace, in a private sandbox', self: import.meta.url, timeoutMs: 180_000,
-  unsupported, scenario,
+  unsupported: rootlessUnsupported, scenario,
 });
 
 function scenario(): void {
-  const dir = mkdtempSync(join(tmpdir(), 'svcnet-rootless-'));
-  chownSync(dir, NOBODY, NOBODY);
-  const data = join(dir, 'data');
-  const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(data, 'kubeconfig'), LANG: 'C.UTF-8' };
   // Every command, kubectl included, as nobody.
-  const c = new UpSession(data, env, asNobody);
+  const c = UpSession.inTempDir('svcnet-rootless-', 'nobody');
+  const data = c.dataDir;
   const { k, inNs, until, svcnet } = c;
   const startUp = () => c.start(['--nodes', '2']);
   const exited = (p: ChildProcess) => new Promise<number | null>((r) => { if (p.exitCode !== null) r(p.exitCode); else p.once('exit', (code) => r(code)); });
@@ -81,7 +65,7 @@ function scenario(): void {
       await until(async () => spawnSync('pgrep', ['-u', String(NOBODY)], { encoding: 'utf8' }).stdout.trim(), (o) => o === '', 'no process of the cluster left', 10_000);
     } finally {
       if (up.exitCode === null) up.kill('SIGKILL');
-      rmSync(dir, { recursive: true, force: true });
+      await c.stop(up);
     }
   });
 }

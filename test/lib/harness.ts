@@ -3,8 +3,8 @@
 // HOME), and helpers that run the real kubectl / python client against it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chownSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -159,16 +159,59 @@ export interface ExposedWeb {
  * with the up's output in every timeout message, and does the steps both tests
  * share. `as` runs every command through a prefix (rootless: `setpriv` to nobody).
  */
+/** Rootless scenarios run every command, kubectl included, as this user (setpriv). */
+export const NOBODY = 65534;
+export const asNobody: readonly string[] = ['setpriv', `--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups'];
+
+/** Why a rootless scenario cannot run here, or undefined when it can. */
+export function rootlessUnsupported(): string | undefined {
+  if (spawnSync('setpriv', ['--version'], { stdio: 'ignore' }).status !== 0) return '`setpriv` is not installed';
+  // The compiled tree must be readable by an unprivileged user, and user namespaces allowed to it.
+  const probe = spawnSync(asNobody[0]!, [...asNobody.slice(1), process.execPath, '-e', `require('fs').accessSync(${JSON.stringify(svcnetMain)}, require('fs').constants.R_OK)`], { stdio: 'ignore' });
+  if (probe.status !== 0) return `user ${NOBODY} cannot read ${svcnetMain}`;
+  const userns = spawnSync(asNobody[0]!, [...asNobody.slice(1), 'unshare', '--user', '--map-root-user', '--net', 'true'], { stdio: 'ignore' });
+  if (userns.status !== 0) return 'unprivileged user namespaces are disabled here';
+  return undefined;
+}
+
 export class UpSession {
   /** Everything the running `svcnet up` printed (stdout and stderr), since `start`. */
   log = '';
+  /** The temp dir `inTempDir` made (HOME, and the data dir under it); `stop` removes it. */
+  dir: string | undefined;
 
   constructor(readonly dataDir: string, readonly env: NodeJS.ProcessEnv, private readonly as: readonly string[] = []) {}
 
-  private cmd(cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  /**
+   * A session in a fresh temp dir (its HOME, kubectl's cache, and the cluster's data
+   * under `data/`), for root or for `nobody` (then every command runs as nobody and
+   * the dir is nobody's).
+   */
+  static inTempDir(prefix: string, user: 'root' | 'nobody' = 'root'): UpSession {
+    const dir = mkdtempSync(join(tmpdir(), prefix));
+    if (user === 'nobody') chownSync(dir, NOBODY, NOBODY);
+    const data = join(dir, 'data');
+    const env = { PATH: process.env['PATH'], HOME: dir, KUBECONFIG: join(data, 'kubeconfig'), LANG: 'C.UTF-8' };
+    const s = new UpSession(data, env, user === 'nobody' ? asNobody : []);
+    s.dir = dir;
+    return s;
+  }
+
+  /** Stops `up` (Ctrl-C, and waits for it), then removes the temp dir of `inTempDir`. */
+  async stop(up: ChildProcess | undefined): Promise<void> {
+    if (up && up.exitCode === null && up.signalCode === null) {
+      const exited = new Promise((r) => up.once('exit', r));
+      up.kill('SIGINT');
+      await exited;
+    }
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** Runs a command as this session's user, with its env; as it ends, failing or not. */
+  readonly cmd = (cmd: string, args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> => {
     const [bin, ...pre] = this.as.length ? [...this.as, cmd] : [cmd];
     return run(bin!, [...pre, ...args], { env: this.env, timeoutMs: opts.timeoutMs ?? 20_000, ...(opts.input !== undefined ? { input: opts.input } : {}) });
-  }
+  };
 
   /** `svcnet up --data-dir DIR --listen 127.0.0.1:0 …args`. */
   start(args: string[]): ChildProcess {
@@ -194,6 +237,10 @@ export class UpSession {
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
     return r.stdout;
   };
+
+  /** kubectl as it ends, failing or not (as this session's user). */
+  readonly kubectl = (args: string[], input?: string): Promise<RunResult> =>
+    this.cmd('/usr/bin/kubectl', args, input !== undefined ? { input } : {});
 
   /** The compiled `svcnet` CLI. */
   readonly svcnet = (args: string[], timeoutMs?: number): Promise<RunResult> =>
