@@ -1,8 +1,9 @@
 // Host-side handles on the helper processes that run inside a node namespace.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
+import { helperHandshake } from '../node/handshake.js';
 
 const childScript = fileURLToPath(new URL('./helper-child.js', import.meta.url));
 
@@ -44,38 +45,14 @@ export function startHelper(netns: string | undefined, args: string[], timeoutMs
  * errno code the relay's connect failed with.
  */
 export function relayDialer(socketPath: string): (ip: string, port: number) => Promise<Socket> {
-  return (ip, port) => new Promise((resolve, reject) => {
-    const s = connect(socketPath);
-    s.write(`${ip} ${port}\n`);
-    let head = Buffer.alloc(0);
-    const done = () => { s.off('readable', onReadable); s.off('error', fail); s.off('end', onEnd); };
-    const fail = (e: Error) => { done(); s.destroy(); reject(e); };
-    const onEnd = () => fail(Object.assign(new Error('relay closed the connection'), { code: 'ECONNRESET' }));
-    // Paused-mode reads, so that nothing past the status line is consumed: once the
-    // 'readable' listener is gone, the caller's own 'data' listener or pipe starts the flow.
-    const onReadable = () => {
-      for (let chunk: Buffer | null; (chunk = s.read() as Buffer | null) !== null;) {
-        head = Buffer.concat([head, chunk]);
-        const nl = head.indexOf(10);
-        if (nl < 0) {
-          if (head.length > 64) { fail(new Error('relay: bad answer')); return; }
-          continue;
-        }
-        const status = head.subarray(0, nl).toString();
-        const rest = head.subarray(nl + 1);
-        if (status !== 'OK') {
-          const code = status.startsWith('ERR ') ? status.slice(4) : 'ECONNRESET';
-          fail(Object.assign(new Error(`connect ${code} ${ip}:${port}`), { code }));
-          return;
-        }
-        done();
-        if (rest.length) s.unshift(rest);
-        resolve(s);
-        return;
-      }
-    };
-    s.on('readable', onReadable);
-    s.once('error', fail);
-    s.once('end', onEnd);
-  });
+  return async (ip, port) => {
+    const { status, socket } = await helperHandshake({
+      path: socketPath, request: `${ip} ${port}\n`, maxLine: 64,
+      closed: () => Object.assign(new Error('relay closed the connection'), { code: 'ECONNRESET' }),
+    });
+    if (status === 'OK') return socket;
+    socket.destroy();
+    const code = status.startsWith('ERR ') ? status.slice(4) : 'ECONNRESET';
+    throw Object.assign(new Error(`connect ${code} ${ip}:${port}`), { code });
+  };
 }

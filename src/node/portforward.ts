@@ -10,11 +10,12 @@
 // the log sources of logs.ts.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { connect, type Socket } from 'node:net';
+import type { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { StatusError } from '../api/errors.js';
+import { helperHandshake } from './handshake.js';
 import { builtinScript } from './probes.js';
 import { systemTool } from './runtime.js';
 
@@ -73,37 +74,15 @@ export class PodPortForwarder {
   /** localhost:port in the namespace `netns`; rejects with PortForwardDialError (containerd's wording, `sandboxId` in it). */
   async dial(netns: string, sandboxId: string, port: number): Promise<Socket> {
     const r = await this.relay(netns);
-    return new Promise((resolve, reject) => {
-      const s = connect({ path: r.socket, allowHalfOpen: true });
-      s.write(`${port}\n`);
-      let head = Buffer.alloc(0);
-      const done = (): void => { s.off('readable', onReadable); s.off('error', fail); s.off('end', onEnd); };
-      const fail = (e: Error): void => { done(); s.destroy(); reject(e); };
-      const onEnd = (): void => fail(new PortForwardDialError(`port-forward helper in ${netns} closed the connection`));
-      // Paused-mode reads: nothing past the status line is consumed here.
-      const onReadable = (): void => {
-        for (let chunk: Buffer | null; (chunk = s.read() as Buffer | null) !== null;) {
-          head = Buffer.concat([head, chunk]);
-          const nl = head.indexOf(10);
-          if (nl < 0) continue;
-          const status = head.subarray(0, nl).toString();
-          const rest = head.subarray(nl + 1);
-          if (status !== 'OK') {
-            const [v4, v6] = status.replace(/^ERR /, '').split('\t');
-            fail(new PortForwardDialError(`failed to execute portforward in network namespace "/var/run/netns/${netns}": ` +
-              `failed to connect to localhost:${port} inside namespace "${sandboxId}", IPv4: ${v4} IPv6 ${v6 ?? ''} `));
-            return;
-          }
-          done();
-          if (rest.length) s.unshift(rest);
-          resolve(s);
-          return;
-        }
-      };
-      s.on('readable', onReadable);
-      s.once('error', fail);
-      s.once('end', onEnd);
+    const { status, socket } = await helperHandshake({
+      path: r.socket, allowHalfOpen: true, request: `${port}\n`,
+      closed: () => new PortForwardDialError(`port-forward helper in ${netns} closed the connection`),
     });
+    if (status === 'OK') return socket;
+    socket.destroy();
+    const [v4, v6] = status.replace(/^ERR /, '').split('\t');
+    throw new PortForwardDialError(`failed to execute portforward in network namespace "/var/run/netns/${netns}": ` +
+      `failed to connect to localhost:${port} inside namespace "${sandboxId}", IPv4: ${v4} IPv6 ${v6 ?? ''} `);
   }
 
   private relay(netns: string): Promise<Relay> {

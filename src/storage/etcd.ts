@@ -34,7 +34,7 @@ import {
   type WatchCallbacks, type WatchEvent, type Watcher,
 } from './store.js';
 import { tombstone, validateTxn } from './txn.js';
-import { errorMessage } from './watch.js';
+import { errorMessage, reportWatchEnd } from './watch.js';
 
 export interface EtcdStoreOptions {
   /** A request with no answer after this long fails with Unavailable (writes: outcome unknown). Default 10000. */
@@ -599,16 +599,7 @@ class EtcdWatcher implements Watcher {
   fail(err: StoreError, callbackError?: unknown): void {
     if (this.closed) return;
     this.close();
-    const onError = this.cb.onError;
-    if (onError) {
-      try {
-        onError.call(this.cb, err);
-      } catch (e) {
-        setImmediate(() => { throw e; });
-      }
-    } else if (callbackError !== undefined) {
-      setImmediate(() => { throw callbackError; });
-    }
+    reportWatchEnd(this.cb, err, callbackError);
   }
 
   close(): void {

@@ -237,20 +237,11 @@ class HubWatcher implements Watcher {
     }
   }
 
-  /** Ends the watch and reports err; a callback bug with no onError to hear it is rethrown, not swallowed. */
+  /** Ends the watch and reports err (reportWatchEnd). */
   fail(err: StoreError, callbackError?: unknown): void {
     if (this.closed) return;
     this.close();
-    const onError = this.cb.onError;
-    if (onError) {
-      try {
-        onError.call(this.cb, err);
-      } catch (e) {
-        rethrowAsync(e);
-      }
-    } else if (callbackError !== undefined) {
-      rethrowAsync(callbackError);
-    }
+    reportWatchEnd(this.cb, err, callbackError);
   }
 
   close(): void {
@@ -259,6 +250,23 @@ class HubWatcher implements Watcher {
     this.queue = [];
     this.pending = 0;
     this.hub.remove(this);
+  }
+}
+
+/**
+ * Tells a watch's consumer that it ended with err (every backend's watcher, once
+ * closed); a callback bug with no onError to hear it is rethrown, not swallowed.
+ */
+export function reportWatchEnd(cb: WatchCallbacks, err: StoreError, callbackError?: unknown): void {
+  const onError = cb.onError;
+  if (onError) {
+    try {
+      onError.call(cb, err);
+    } catch (e) {
+      rethrowAsync(e);
+    }
+  } else if (callbackError !== undefined) {
+    rethrowAsync(callbackError);
   }
 }
 
