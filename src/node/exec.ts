@@ -26,6 +26,8 @@ import { errors } from '../api/errors.js';
 import { signalNumber } from './netns.js';
 import type { AttachTarget } from './attach.js';
 import { findExecutable, systemTool } from './runtime.js';
+import { builtinFor } from './images.js';
+import { builtinScript } from './probes.js';
 
 // ---------------------------------------------------------------------------
 // Options (PodExecOptions from the query string).
@@ -339,6 +341,10 @@ export async function startExec(t: ExecTarget, command: readonly string[], o: Ex
     const id = randomBytes(32).toString('hex');
     return new ExecError('start', 500, `failed to exec in container: failed to start exec "${id}": OCI runtime exec failed: exec failed: unable to start container process: ${why}: unknown`);
   };
+  // `nslookup` is built in (images.ts builtinFor), as in the containers of shell-like
+  // images: the host usually has none, and the docs run it with `kubectl exec`.
+  const b = builtinFor(command);
+  if (b) command = [process.execPath, builtinScript('image'), b.name, ...b.args];
   const bad = execNotFoundText(command[0] ?? '', t.env['PATH'] ?? '');
   if (bad) throw startFailed(bad);
   const tl = tools();

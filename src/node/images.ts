@@ -8,7 +8,8 @@
 // - registry.k8s.io/pause is built in (sleeps until signalled).
 // - Shell-like base images (busybox, alpine, debian, python, node…) without a
 //   command run their `args` as the command (their entrypoint is empty), or
-//   their default CMD.
+//   their default CMD. Their `nslookup` is built in (builtin/nslookup.ts,
+//   busybox's output): hosts rarely have one, and the docs' DNS checks use it.
 // - Any other image (nginx, httpd, anything unknown) runs the generic server:
 //   HTTP answering the pod's name on each declared TCP containerPort, UDP echo
 //   on each UDP one; nginx-like images with no port declared listen on 80.
@@ -78,7 +79,20 @@ export type ResolvedCommand =
   /** A host program: argv[0] is resolved on the host's PATH by the runtime. */
   | { kind: 'host'; argv: string[] }
   /** A built-in image: run `node builtin/image.js <name> …args`; it reports on fd 3 once listening. */
-  | { kind: 'builtin'; name: 'agnhost' | 'pause' | 'serve'; args: string[] };
+  | { kind: 'builtin'; name: BuiltinName; args: string[] };
+
+export type BuiltinName = 'agnhost' | 'pause' | 'serve' | 'nslookup';
+
+/**
+ * The built-in program an argv stands for, if any: `nslookup` (by its base name, as
+ * /usr/bin/nslookup in busybox). Shared by containers of shell-like images and by
+ * `kubectl exec` (exec.ts), so both print the same thing.
+ */
+export function builtinFor(argv: readonly string[]): { name: BuiltinName; args: string[] } | undefined {
+  const base = argv[0]?.split('/').pop();
+  if (base === 'nslookup') return { name: 'nslookup', args: argv.slice(1) };
+  return undefined;
+}
 
 /**
  * What to run for a container. `command` and `args` must already have their
@@ -93,6 +107,10 @@ export function resolveContainerCommand(c: Pick<Container, 'image' | 'ports'>, c
     return { kind: 'builtin', name: 'agnhost', args: [...command.slice(1), ...args] };
   }
   if (kind === 'pause' && (command.length === 0 || cmdBase === 'pause')) return { kind: 'builtin', name: 'pause', args: [] };
+  if (kind === 'shell') {
+    const b = builtinFor(command.length > 0 ? [...command, ...args] : args);
+    if (b) return { kind: 'builtin', ...b };
+  }
   if (command.length > 0) return { kind: 'host', argv: [...command, ...args] };
   if (kind === 'shell') {
     if (args.length > 0) return { kind: 'host', argv: [...args] };
