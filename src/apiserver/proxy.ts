@@ -190,7 +190,9 @@ export function writeStatusToSocket(socket: Duplex, e: StatusError): void {
  * as they are. Resolves once the backend connection is up (or failed, in which
  * case the client got a Status).
  */
-export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget, path: string, dial: Dialer): Promise<void> {
+export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: ProxyTarget, path: string, dial: Dialer,
+  /** The API server's own headers for the backend (its credentials for a kubelet). */
+  extraHeaders: Readonly<Record<string, string>> = {}): Promise<void> {
   return new Promise((resolve) => {
     const lines = [`${req.method ?? 'GET'} ${path} HTTP/1.1`, `Host: ${target.ip}:${target.port}`];
     const raw = req.rawHeaders;
@@ -201,6 +203,7 @@ export function forwardUpgrade(req: IncomingMessage, socket: Duplex, head: Buffe
       lines.push(`${raw[i]}: ${raw[i + 1]}`);
     }
     lines.push(`X-Forwarded-Uri: ${req.url ?? ''}`);
+    for (const [k, v] of Object.entries(extraHeaders)) lines.push(`${k}: ${v}`);
     open(target, dial).then((backend) => {
       if (socket.destroyed) { backend.destroy(); resolve(); return; }
       backend.write(lines.join('\r\n') + '\r\n\r\n');

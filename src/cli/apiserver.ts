@@ -2,6 +2,7 @@
 import { startApiServer } from '../apiserver/index.js';
 import { uiHandler } from '../ui/server.js';
 import { explainService } from '../proxy/explain.js';
+import { serveNodeSubresources } from '../cluster/kubelet-proxy.js';
 import { setLogLevel, type Level } from '../log.js';
 import { helpText, parseArgs, parseHostPort, UsageError, type FlagSpec, untilInterrupted } from './args.js';
 
@@ -35,9 +36,12 @@ export async function apiserverCommand(argv: string[]): Promise<number> {
     token: f['token'] as string | undefined,
   });
   running.api.nonResourceHandlers.set('/ui', uiHandler({ objects: running.api, explain: explainService }));
+  // kubectl logs/exec/attach/port-forward: proxied to the nodes' agents (`svcnet agent`'s kubelet endpoint).
+  const streaming = serveNodeSubresources(running.api, { adminToken: running.token });
   process.stdout.write(`svcnet apiserver serving on ${running.url} (storage ${storage})\n`);
   if (running.kubeconfigPath) process.stdout.write(`kubeconfig: ${running.kubeconfigPath}\n`);
   await untilInterrupted();
+  streaming.close();
   await running.close();
   return 0;
 }

@@ -20,7 +20,7 @@ export function attachErrorStatus(e: ExecError): Status {
   return execErrorStatus(e);
 }
 
-const attachSubresource: ChannelSubresource<AttachTarget> = {
+export const attachSubresource: ChannelSubresource<AttachTarget> = {
   name: 'attach',
   validate: validateAttachRequest,
   target: async (loc, o) => findAttachTarget(loc.namespace, loc.pod, loc.uid, loc.nodeName, loc.container, o.stdin),

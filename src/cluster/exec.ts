@@ -97,7 +97,7 @@ export interface ChannelSubresource<T> {
   errorStatus(e: ExecError): Status;
 }
 
-const execSubresource: ChannelSubresource<ExecTarget> = {
+export const execSubresource: ChannelSubresource<ExecTarget> = {
   name: 'exec',
   validate: validateExecRequest,
   target: (loc) => findExecTarget(loc.namespace, loc.pod, loc.uid, loc.nodeName, loc.container),
@@ -113,10 +113,7 @@ export function servePodExec(api: ApiServer): void {
 /** Registers `pods/<name>` for plain requests (refused as kube-apiserver refuses them) and upgrades. */
 export function serveChannelSubresource<T>(api: ApiServer, sub: ChannelSubresource<T>): void {
   const key = `pods/${sub.name}`;
-  const wss = new WebSocketServer({
-    noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
-    handleProtocols: (offered) => chooseProtocol(offered) ?? false,
-  });
+  const upgrade = channelUpgrader(sub);
 
   // A plain request: kube-apiserver's checks, then its UpgradeAwareHandler's answer.
   api.subresourceHandlers.set(key, async (req: IncomingMessage, _res: ServerResponse, info) => {
@@ -133,6 +130,24 @@ export function serveChannelSubresource<T>(api: ApiServer, sub: ChannelSubresour
     const q = new URL(req.url ?? '/', 'http://x').searchParams;
     const opts = parseExecQuery(q);
     const loc = await locate(api, info, opts);
+    await upgrade(req, socket, head, opts, loc);
+  });
+}
+
+/**
+ * kubelet's half of an exec/attach upgrade, once the pod and container are
+ * known: its checks, the WebSocket handshake, the session. The API server runs
+ * it for the agents of its own process; a standalone agent's kubelet endpoint
+ * (cluster/kubelet-server.ts) runs the same. Throws a StatusError for a
+ * refusal to be written on the socket.
+ */
+export function channelUpgrader<T>(sub: ChannelSubresource<T>):
+  (req: IncomingMessage, socket: Duplex, head: Buffer, opts: ExecRequest, loc: ExecLocation) => Promise<void> {
+  const wss = new WebSocketServer({
+    noServer: true, perMessageDeflate: false, maxPayload: 16 * 1024 * 1024,
+    handleProtocols: (offered) => chooseProtocol(offered) ?? false,
+  });
+  return async (req, socket, head, opts, loc) => {
     const upgrade = String(req.headers['upgrade'] ?? '').toLowerCase();
     if (upgrade !== 'websocket') {
       // kubectl's SPDY fallback: kubelet's checks answer as kubelet would (plain text through the proxy).
@@ -159,7 +174,7 @@ export function serveChannelSubresource<T>(api: ApiServer, sub: ChannelSubresour
       // handleUpgrade answers a bad handshake itself and never calls back.
       socket.once('close', () => resolve());
     });
-  });
+  };
 }
 
 /** One exec (or attach) over an upgraded WebSocket: start, stream, and the final Status on channel 3. */

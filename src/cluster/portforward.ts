@@ -41,13 +41,36 @@ const HALF_CLOSE_GRACE_MS = 1000;
  * connection.
  */
 export function servePortForward(api: ApiServer): { close(): void } {
+  const upgrader = portForwardUpgrader();
+  // kube-apiserver's UpgradeAwareHandler with UpgradeRequired.
+  api.subresourceHandlers.set('pods/portforward', () => { throw errors.badRequest('Upgrade request required'); });
+  api.upgradeHandlers.set('pods/portforward', async (req, socket, head, info) => {
+    const method = req.method ?? 'GET';
+    if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
+    const pod = await api.registry('', 'pods').get(info.namespace, info.name!) as Pod;
+    if (!pod.spec?.nodeName) throw errors.badRequest(`pod ${info.name!} does not have a host assigned`);
+    upgrader.upgrade(req, socket, head, findPortForwardPod(info.namespace!, info.name!));
+  });
+  return { close: () => upgrader.close() };
+}
+
+/**
+ * kubelet's half of a port-forward upgrade, once the pod is found: protocol
+ * negotiation (WebSocket tunnel or SPDY), then the session. The API server
+ * runs it for the agents of its own process; a standalone agent's kubelet
+ * endpoint (cluster/kubelet-server.ts) runs the same. upgrade() throws a
+ * StatusError for a refusal; close() ends the sessions still open.
+ */
+export function portForwardUpgrader(): {
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: PortForwardPod): void;
+  /** Ends the sessions still open; `why` goes to their clients. */
+  close(why?: string): void;
+} {
   const sessions = new Set<SpdyServerSession>();
   const track = (s: SpdyServerSession): void => {
     sessions.add(s);
     s.onClosed(() => sessions.delete(s));
   };
-  // kube-apiserver's UpgradeAwareHandler with UpgradeRequired.
-  api.subresourceHandlers.set('pods/portforward', () => { throw errors.badRequest('Upgrade request required'); });
   // `SPDY/3.1+portforward.k8s.io` is no RFC 7230 token ('/' is a separator), and `ws`
   // refuses such a Sec-WebSocket-Protocol: it is offered to `ws` under a token alias,
   // and the alias put back in the 101 response.
@@ -60,14 +83,9 @@ export function servePortForward(api: ApiServer): { close(): void } {
       if (/^sec-websocket-protocol:/i.test(headers[i]!)) headers[i] = `Sec-WebSocket-Protocol: ${WS_TUNNEL_PROTOCOL}`;
     }
   });
-  api.upgradeHandlers.set('pods/portforward', async (req, socket, head, info) => {
-    const method = req.method ?? 'GET';
-    if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
-    const pod = await api.registry('', 'pods').get(info.namespace, info.name!) as Pod;
-    if (!pod.spec?.nodeName) throw errors.badRequest(`pod ${info.name!} does not have a host assigned`);
-    const target = findPortForwardPod(info.namespace!, info.name!);
-    const upgrade = String(req.headers['upgrade'] ?? '').toLowerCase();
-    if (upgrade === 'websocket') {
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, target: PortForwardPod): void => {
+    const kind = String(req.headers['upgrade'] ?? '').toLowerCase();
+    if (kind === 'websocket') {
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
       if (!offered.includes(WS_TUNNEL_PROTOCOL)) {
         throw errors.badRequest(`unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server supports [${WS_TUNNEL_PROTOCOL}]`);
@@ -80,7 +98,7 @@ export function servePortForward(api: ApiServer): { close(): void } {
       });
       return;
     }
-    if (!upgrade.startsWith('spdy/3.1')) throw errors.badRequest('Upgrade request required');
+    if (!kind.startsWith('spdy/3.1')) throw errors.badRequest('Upgrade request required');
     const offered = protocolsOf(req);
     if (!offered.includes(PORT_FORWARD_PROTOCOL)) {
       // httpstream.Handshake's 403.
@@ -90,8 +108,8 @@ export function servePortForward(api: ApiServer): { close(): void } {
     socket.write(`HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\nX-Stream-Protocol-Version: ${PORT_FORWARD_PROTOCOL}\r\n\r\n`);
     (socket as Socket).setNoDelay?.(true);
     track(servePortForwardSession(socket, target, head));
-  });
-  return { close: () => { for (const s of [...sessions]) s.close('the API server is shutting down'); } };
+  };
+  return { upgrade, close: (why = 'the API server is shutting down') => { for (const s of [...sessions]) s.close(why); } };
 }
 
 function protocolsOf(req: IncomingMessage): string[] {

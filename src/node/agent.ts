@@ -30,7 +30,7 @@ import { builtinScript, NodeProber, type ProbeExecutor } from './probes.js';
 import { type BackoffConfig, PodWorker } from './podworker.js';
 import { destroySandbox, HostProcessRunner, newPodRecord, RecordStore, type PodRecord, type ProcessRunner } from './runtime.js';
 import {
-  HEARTBEAT_MS, leaseObject, microTime, NODE_LEASE_NAMESPACE, nodeObject, nodeStatus, type HostFacts, type NodeIdentity,
+  HEARTBEAT_MS, KUBELET_ADDRESS_ANNOTATION, leaseObject, microTime, NODE_LEASE_NAMESPACE, nodeObject, nodeStatus, type HostFacts, type NodeIdentity,
 } from './nodestatus.js';
 
 const podsR = findByKind('v1', 'Pod')!;
@@ -64,6 +64,11 @@ export interface NodeAgentOptions {
   /** PATH inside containers. */
   containerPath?: string;
   maxPods?: number;
+  /**
+   * The kubelet endpoint this agent's process serves (`svcnet agent`: cluster/kubelet-server.ts),
+   * recorded in the Node for the API server; none when the API server runs the agent in its own process.
+   */
+  kubeletEndpoint?: { address: string; port: number };
   /** Put the pod gateway on the node's lo and enable forwarding (default true; createTopology does it too). */
   configureNodeNetns?: boolean;
   // Seams for tests.
@@ -125,7 +130,7 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
   const ipam = new IpamStore(join(o.dataDir, 'ipam.json'), o.podCIDR);
   const gateway = gatewayOf(o.podCIDR);
   const nodeBinary = o.nodeBinary ?? process.execPath;
-  const id: NodeIdentity = { nodeName: o.nodeName, internalIP: o.lanIP, podCIDR: o.podCIDR, maxPods: o.maxPods ?? 110 };
+  const id: NodeIdentity = { nodeName: o.nodeName, internalIP: o.lanIP, podCIDR: o.podCIDR, maxPods: o.maxPods ?? 110, kubeletEndpoint: o.kubeletEndpoint };
   const events = new EventRecorder(o.client, { component: 'kubelet', log, clock });
   const pendingEvents = new Set<Promise<void>>();
   const workers = new Map<string, PodWorker>();
@@ -151,6 +156,10 @@ export async function startNodeAgent(o: NodeAgentOptions): Promise<NodeAgent> {
       const want = nodeObject(id, facts, now);
       if (!cur.spec?.podCIDR) {
         await o.client.patch(nodesR, undefined, o.nodeName, 'merge', { spec: want.spec, metadata: { labels: want.metadata!.labels } });
+      }
+      const kubeletAddress = o.kubeletEndpoint?.address;
+      if (cur.metadata?.annotations?.[KUBELET_ADDRESS_ANNOTATION] !== kubeletAddress) {
+        await o.client.patch(nodesR, undefined, o.nodeName, 'merge', { metadata: { annotations: { [KUBELET_ADDRESS_ANNOTATION]: kubeletAddress ?? null } } });
       }
       lastNodeStatus = nodeStatus(id, facts, now, cur.status);
       await o.client.patch(nodesR, undefined, o.nodeName, 'merge', { status: lastNodeStatus }, { subresource: 'status' });

@@ -223,6 +223,16 @@ export function registerExecSource(s: ExecSource): { dispose(): void } {
 }
 
 /**
+ * Whether an agent of this process runs node `nodeName` (every agent registers its
+ * exec, log and port-forward sources together): the API server serves that node's
+ * streaming subresources itself, and proxies to the node's kubelet endpoint otherwise.
+ */
+export function runsNodeHere(nodeName: string): boolean {
+  for (const s of sources) if (s.nodeName === nodeName) return true;
+  return false;
+}
+
+/**
  * Why an exec could not start, with the text kube-apiserver's client learns it by:
  * `dial` — no agent of the pod's node here (the API server cannot reach that kubelet);
  * `handshake` — kubelet refused the upgrade (`pod does not exist`, `container not found ("c")`),

@@ -21,11 +21,20 @@ export interface HostFacts {
   systemUUID: string;
 }
 
+/**
+ * Where the API server reaches this node's kubelet endpoint (cluster/kubelet-server.ts)
+ * when it is not the node's InternalIP: a svcnet node's addresses live in its network
+ * namespace, the agent process that serves the endpoint in the host's.
+ */
+export const KUBELET_ADDRESS_ANNOTATION = 'svcnet.io/kubelet-address';
+
 export interface NodeIdentity {
   nodeName: string;
   internalIP: string;
   podCIDR: string;
   maxPods: number;
+  /** The kubelet endpoint this agent serves (status.daemonEndpoints; kubelet's default port 10250 when none). */
+  kubeletEndpoint?: { address: string; port: number };
 }
 
 /** Node labels kubelet sets on registration. */
@@ -63,7 +72,7 @@ export function nodeStatus(id: NodeIdentity, h: HostFacts, now: string, prev?: N
       condition('PIDPressure', false, 'KubeletHasSufficientPID', 'kubelet has sufficient PID available', now, find('PIDPressure')),
       condition('Ready', true, 'KubeletReady', 'kubelet is posting ready status', now, find('Ready')),
     ],
-    daemonEndpoints: { kubeletEndpoint: { Port: 10250 } },
+    daemonEndpoints: { kubeletEndpoint: { Port: id.kubeletEndpoint?.port ?? 10250 } },
     nodeInfo: {
       architecture: h.architecture, bootID: h.bootID, containerRuntimeVersion: 'svcnet://0.1.0',
       kernelVersion: h.kernelVersion, kubeProxyVersion: KUBELET_VERSION, kubeletVersion: KUBELET_VERSION,
@@ -77,7 +86,10 @@ export function nodeObject(id: NodeIdentity, h: HostFacts, now: string): Node {
     apiVersion: 'v1', kind: 'Node',
     metadata: {
       name: id.nodeName, labels: nodeLabels(id, h),
-      annotations: { 'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true' },
+      annotations: {
+        'node.alpha.kubernetes.io/ttl': '0', 'volumes.kubernetes.io/controller-managed-attach-detach': 'true',
+        ...(id.kubeletEndpoint ? { [KUBELET_ADDRESS_ANNOTATION]: id.kubeletEndpoint.address } : {}),
+      },
     },
     spec: { podCIDR: id.podCIDR, podCIDRs: [id.podCIDR] },
     status: nodeStatus(id, h, now),
