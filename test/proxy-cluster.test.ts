@@ -38,12 +38,14 @@
 //   no endpoints       no listener: the kernel refuses at once (RST), as the REJECT rule does
 //   UDP                the relay's per-client sessions play conntrack's part: the session to
 //                      a pod that left the service ends and the flow moves
-//   proxy restart      HAProxy's reload: the old process gets SIGTERM, closes its listeners
-//                      and stops watching at once, and keeps relaying the connections already
-//                      open; the new process binds the addresses and serves new connections;
-//                      the open connections keep exchanging data with the same pod across
-//                      the restart and the new proxy's syncs, and the old process exits by
-//                      itself once the last of them is closed
+//   proxy restart      HAProxy's seamless reload (cluster/proxy-handover.ts): the new process
+//                      starts with the old one's listening sockets and serves them; then the
+//                      old one gets SIGTERM, lets go of its copies, stops watching and keeps
+//                      relaying the connections already open; the open connections keep
+//                      exchanging data with the same pod across the restart and the new
+//                      proxy's syncs, and the old process exits by itself once the last of
+//                      them is closed (test/proxy-userspace-restart.test.ts checks that no
+//                      new connection is refused meanwhile)
 //
 // Run as root only; skipped with the reason otherwise. The outer test re-executes this
 // file inside the sandbox and reports its outcome. PXDEBUG=1 shows the cluster's logs.
@@ -455,7 +457,7 @@ async function scenario(b: Backend): Promise<void> {
           const before = cluster.proxyProcesses[1]!;
           const t1 = Date.now();
           const restarted = await cluster.restartProxy('node-2');
-          phase(`node-2 proxy restarted (new process serving ${Date.now() - t1} ms after the old one's SIGTERM)`);
+          phase(`node-2 proxy restarted (the new process took over the sockets; ${Date.now() - t1} ms from its start to the old one draining)`);
           assert.ok('pid' in restarted && restarted.pid !== before.pid, 'a new proxy process');
           assert.equal(cluster.proxyProcesses[1], restarted);
           const st = await restarted.state();

@@ -13,6 +13,7 @@ const flags: FlagSpec[] = [
   { name: 'metrics-bind-address', type: 'string', default: '127.0.0.1:10249', help: '/metrics, /healthz, /livez; "" disables' },
   { name: 'min-sync-period', type: 'number', default: 1000, help: 'ms between rule syncs at most' },
   { name: 'drain-timeout', type: 'number', default: 300, help: 'userspace: on SIGTERM/SIGINT stop accepting at once and keep relaying open connections up to this many seconds (0: end them at once); a second signal ends them now' },
+  { name: 'bind-retry', type: 'number', default: 60, help: 'a port in use at start (the proxy this one replaces) is retried every 10 ms for this many seconds, then every second; to restart without refusing connections, start the new proxy, wait for "waiting for N addresses", then SIGTERM the old one' },
   { name: 'log-level', type: 'string', default: 'info', help: 'debug | info | warn | error' },
 ];
 
@@ -29,6 +30,8 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   if (!['nftables', 'iptables', 'userspace'].includes(mode)) throw new UsageError(`--mode must be nftables, iptables or userspace, not "${mode}"`);
   const drainS = Number(f['drain-timeout']);
   if (!Number.isFinite(drainS) || drainS < 0) throw new UsageError(`--drain-timeout must be a number of seconds ≥ 0, not "${String(f['drain-timeout'])}"`);
+  const bindRetryS = Number(f['bind-retry']);
+  if (!Number.isFinite(bindRetryS) || bindRetryS < 0) throw new UsageError(`--bind-retry must be a number of seconds ≥ 0, not "${String(f['bind-retry'])}"`);
   setLogLevel(String(f['log-level']) as Level);
   const client = clientFromFlag(f['kubeconfig']);
   // userspace: the proxy relays every connection itself. A graceful stop (HAProxy's soft
@@ -38,20 +41,30 @@ export async function proxyCommand(argv: string[]): Promise<number> {
   const proxy = await startProxy({
     client, nodeName: node, mode: mode as 'nftables' | 'iptables' | 'userspace', netns: f['netns'] as string | undefined,
     clusterCIDR: String(f['cluster-cidr']), metricsAddress: String(f['metrics-bind-address']), minSyncPeriodMs: Number(f['min-sync-period']),
+    bindRetryMs: bindRetryS * 1000,
     ...(mode === 'userspace' ? {
       userspace: {
         stop: stop.signal, drainTimeoutMs: drainS * 1000,
+        // A restart: this proxy started while the old one still holds the addresses.
+        onBindWait: (n: number) => {
+          process.stdout.write(n
+            ? `waiting for ${n} address${n === 1 ? '' : 'es'} held by another process (the proxy this one replaces?): SIGTERM it to hand them over\n`
+            : 'took over every address\n');
+        },
         onDrain: (n: number) => { if (n) process.stdout.write(`draining ${n} open connection${n === 1 ? '' : 's'} (up to ${drainS} s; signal again to end them now)\n`); },
       },
     } : {}),
   });
   process.stdout.write(`svcnet proxy (${mode}) for node ${node}${proxy.metricsUrl ? `, metrics at ${proxy.metricsUrl}/metrics` : ''}\n`);
   await untilInterrupted();
-  if (mode === 'userspace' && drainS > 0) {
-    // A second signal while draining: end now.
-    const now = () => process.exit(0);
-    process.once('SIGINT', now);
-    process.once('SIGTERM', now);
+  if (mode === 'userspace') {
+    if (drainS > 0) {
+      // A second signal while draining: end now.
+      const now = () => process.exit(0);
+      process.once('SIGINT', now);
+      process.once('SIGTERM', now);
+    }
+    // Listeners (and the metrics and health ports) close now, for the proxy replacing this one.
     stop.abort();
   }
   await proxy.close();

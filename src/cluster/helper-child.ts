@@ -13,7 +13,10 @@
 //                        runs here; it reaches the API server at its unix
 //                        socket with the kubeconfig's token. A stdin line
 //                        `{"op":"state","id":N}` is answered on stdout with
-//                        `{"id":N,"snapshot":…,"rules":…,"syncs":…}`
+//                        `{"id":N,"snapshot":…,"rules":…,"syncs":…}`.
+//                        With an IPC channel it hands its listening sockets over
+//                        on request, and with SVCNET_PROXY_TAKEOVER=1 it first
+//                        receives its predecessor's (proxy-handover.ts)
 // e.g. `relay /x/relay.sock dns 172.30.0.10 53` (one Node process less to
 // start than one helper each). It prints one line, `ready [DNS-ADDRESS]`,
 // once everything listens, and ends when stdin closes (the parent went away).
@@ -90,9 +93,11 @@ function relay(path: string): Promise<Service> {
 
 async function userspaceProxy(node: string, nodeIP: string, apiSocket: string, kubeconfig: string, clusterCIDR: string): Promise<Service> {
   // Loaded here: the DNS/relay helper should not pay for the proxy's modules.
-  const [{ HttpClient }, { loadKubeconfig }, { startProxy }] = await Promise.all([
-    import('../client/http.js'), import('../client/kubeconfig.js'), import('../proxy/runtime/proxy.js'),
+  const [{ HttpClient }, { loadKubeconfig }, { startProxy }, handover] = await Promise.all([
+    import('../client/http.js'), import('../client/kubeconfig.js'), import('../proxy/runtime/proxy.js'), import('./proxy-handover.js'),
   ]);
+  // A restart: the listening sockets of the proxy this one replaces come first (IPC).
+  const inherited = process.env[handover.TAKEOVER_ENV] === '1' ? await handover.receiveListeners(10_000) : undefined;
   const client = new HttpClient({ server: 'http://localhost', token: loadKubeconfig(kubeconfig).token }, { socketPath: apiSocket });
   const stop = new AbortController();
   const drainTimeoutMs = Number(process.env['SVCNET_DRAIN_TIMEOUT_MS'] || 300_000);
@@ -100,8 +105,9 @@ async function userspaceProxy(node: string, nodeIP: string, apiSocket: string, k
     client, nodeName: node, mode: 'userspace', nodePortAddresses: [nodeIP], nodeIPs: [nodeIP], clusterCIDR,
     minSyncPeriodMs: 0, metricsAddress: '127.0.0.1:10249',
     // Called once the proxy's informers, metrics and health servers and listeners are all closed.
-    userspace: { stop: stop.signal, drainTimeoutMs, onDrain: (n) => process.stdout.write(`draining ${n}\n`) },
+    userspace: { stop: stop.signal, drainTimeoutMs, onDrain: (n) => process.stdout.write(`draining ${n}\n`), ...(inherited ? { inherited } : {}) },
   });
+  handover.serveListenerExport(() => proxy.exportListeners());
   return {
     ready: '',
     onLine(line) {

@@ -12,13 +12,20 @@ export interface Helper {
   close(): Promise<void>;
 }
 
-/** Starts `helper-child.js ARGS` inside netns (undefined: this one) and waits for its "ready" line. */
-export function startHelper(netns: string | undefined, args: string[], timeoutMs = 10_000): Promise<Helper & { ready: string }> {
+/**
+ * Starts `helper-child.js ARGS` inside netns (undefined: this one) and waits for its "ready" line.
+ * `ipc`: with Node's IPC channel (fd 3; it goes through `ip netns exec`), for passing sockets;
+ * `onSpawn` sees the child before it is ready.
+ */
+export function startHelper(netns: string | undefined, args: string[], timeoutMs = 10_000,
+  o: { ipc?: boolean; env?: NodeJS.ProcessEnv; onSpawn?(child: ChildProcess): void } = {}): Promise<Helper & { ready: string }> {
   return new Promise((resolve, reject) => {
     const argv = [process.execPath, childScript, ...args];
+    const opts = { stdio: ['pipe', 'pipe', 'inherit', ...(o.ipc ? ['ipc' as const] : [])] as ('pipe' | 'inherit' | 'ipc')[], ...(o.env ? { env: o.env } : {}) };
     const child = netns
-      ? spawn('ip', ['netns', 'exec', netns, ...argv], { stdio: ['pipe', 'pipe', 'inherit'] })
-      : spawn(argv[0]!, argv.slice(1), { stdio: ['pipe', 'pipe', 'inherit'] });
+      ? spawn('ip', ['netns', 'exec', netns, ...argv], opts)
+      : spawn(argv[0]!, argv.slice(1), opts);
+    o.onSpawn?.(child);
     const rl = createInterface({ input: child.stdout! });
     const t = setTimeout(() => { child.kill('SIGKILL'); reject(new Error(`helper ${args[0]} in ${netns ?? 'this namespace'} did not start`)); }, timeoutMs);
     child.once('error', (e) => { clearTimeout(t); reject(e); });

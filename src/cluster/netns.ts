@@ -28,6 +28,8 @@ import { servePodLogs } from './logs.js';
 import { servePortForward } from './portforward.js';
 import { servePodExec } from './exec.js';
 import { servePodAttach } from './attach.js';
+import { replaceProxyHelper, TAKEOVER_ENV } from './proxy-handover.js';
+import type { ChildProcess } from 'node:child_process';
 
 export interface NetnsClusterOptions {
   api: ApiServer;
@@ -76,11 +78,12 @@ export interface NetnsCluster {
    * Stops a node's proxy and starts a new one with the same options (kube-proxy
    * restarting). Kernel modes: rules and conntrack stay in force in between; resolves
    * after the new proxy's first (full) sync; `proxies` holds the new one afterwards.
-   * userspace: the old process is stopped gracefully (SIGTERM: it closes its listeners
-   * and keeps relaying the connections already open until they end), the new one starts
-   * once the old has let go of every port, and this resolves after its first sync;
-   * `proxyProcesses` holds the new one. The old one exits by itself once drained; the
-   * cluster's close ends it in any case.
+   * userspace: the new process starts first, with the old one's listening sockets
+   * (proxy-handover.ts), and serves them after its first sync; then the old one is
+   * stopped gracefully (SIGTERM: it lets go of the sockets and keeps relaying the
+   * connections already open until they end), and this resolves; no new connection is
+   * refused meanwhile. `proxyProcesses` holds the new one. The old one exits by itself
+   * once drained; the cluster's close ends it in any case.
    */
   restartProxy(nodeName: string): Promise<RunningProxy | ProxyProcess>;
   close(): Promise<void>;
@@ -165,14 +168,16 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
     // port with no listener is refused by the kernel.
     const userspaceProxies: UserspaceProxyProcess[] = [];
     if (o.mode === 'userspace' && (!o.apiSocket || !o.kubeconfigPath)) throw new Error('userspace mode needs the API server\'s unix socket (data dir path too long?)');
-    const startUserspaceProxy = async (n: Topology['nodes'][number], restart = false): Promise<UserspaceProxyProcess> => {
+    const startUserspaceProxy = async (n: Topology['nodes'][number], restart = false, onSpawn?: (child: ChildProcess) => void): Promise<UserspaceProxyProcess> => {
       if (!restart) {
         await netns.sysctl(n.netns, 'net.ipv4.ip_nonlocal_bind', '1');
         for (const cidr of o.serviceClusterIPRange.split(',')) {
           if (!cidr.includes(':')) await netns.exec(n.netns, ['ip', 'route', 'replace', 'local', cidr, 'dev', 'lo']);
         }
       }
-      const h = await startHelper(n.netns, ['proxy', n.name, n.lanIP, o.apiSocket!, o.kubeconfigPath!, o.clusterCIDR], 20_000);
+      // An IPC channel: a restart hands the listening sockets from the old process to the new.
+      const h = await startHelper(n.netns, ['proxy', n.name, n.lanIP, o.apiSocket!, o.kubeconfigPath!, o.clusterCIDR], 20_000,
+        { ipc: true, ...(restart ? { env: { ...process.env, [TAKEOVER_ENV]: '1' } } : {}), ...(onSpawn ? { onSpawn } : {}) });
       closers.push(() => h.close());
       return new UserspaceProxyProcess(n.name, h);
     };
@@ -229,11 +234,13 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
       if (o.mode === 'userspace') {
         const old = userspaceProxies[i];
         if (i < 0 || !old) throw new Error(`no proxy on node "${nodeName}"`);
-        // HAProxy's reload: the old process stops accepting and drains; the new one binds
-        // the addresses once they are free ("draining" says so) and serves new connections.
-        await old.stopGracefully(10_000);
-        userspaceProxies[i] = await startUserspaceProxy(topology.nodes[i]!, true);
-        return userspaceProxies[i];
+        // HAProxy's seamless reload (proxy-handover.ts): the new process starts first with
+        // the old one's listening sockets and serves them; then the old one gets SIGTERM,
+        // lets go of its copies and drains. No new connection is refused meanwhile.
+        const next = await replaceProxyHelper(old.helper.child, (onSpawn) => startUserspaceProxy(topology.nodes[i]!, true, onSpawn),
+          () => old.stopGracefully(10_000), (msg, fields) => logger.info(`${nodeName} proxy restart: ${msg}`, fields));
+        userspaceProxies[i] = next;
+        return next;
       }
       if (i < 0 || !proxies[i]) throw new Error(`no proxy on node "${nodeName}"`);
       await proxies[i].close();
@@ -257,7 +264,7 @@ class UserspaceProxyProcess implements ProxyProcess {
   private drainingSeen: (() => void) | undefined;
   private drainingLine = false;
 
-  constructor(readonly nodeName: string, private readonly helper: Helper) {
+  constructor(readonly nodeName: string, readonly helper: Helper) {
     const child = helper.child;
     this.pid = child.pid!;
     this.exited = new Promise((resolve) => {

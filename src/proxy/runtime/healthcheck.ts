@@ -15,6 +15,7 @@ import type net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { errorText, silentLogger, type Logger } from '../../client/log.js';
 import type { ProxySnapshot } from '../snapshot.js';
+import { bindWhenFree, fastBindRetryMs } from '../bindwait.js';
 
 export type HttpHandler = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
@@ -77,6 +78,8 @@ export interface ServiceHealthServersOptions {
   bindAddress?: string;
   /** kube-proxy's healthzServer.Health().Healthy. */
   proxyHealthy: () => boolean;
+  /** A port in use (the proxy this one replaces still serves it) is retried every 20 ms until then (ms since the epoch), then every second. Default: the next sync retries it. */
+  bindRetryUntil?: number;
   log?: Logger;
 }
 
@@ -87,6 +90,8 @@ interface Entry {
   localEndpoints: number;
   listener?: HttpListener;
   opening?: Promise<void>;
+  /** Ends a wait for the port (the entry is removed, or the servers close). */
+  stop: AbortController;
 }
 
 /** Ready endpoints on this node per Service with a healthCheckNodePort (kube-proxy's LocalReadyEndpoints). */
@@ -119,32 +124,49 @@ export class ServiceHealthServers {
       const w = want.get(k);
       if (!w || w.port !== e.port) {
         this.entries.delete(k);
+        e.stop.abort();
         await e.opening;
         await e.listener?.close();
       }
     }
+    const tried: Promise<void>[] = [];
     for (const [k, w] of want) {
       let e = this.entries.get(k);
       if (!e) {
-        e = { ...w };
+        e = { ...w, stop: new AbortController() };
         this.entries.set(k, e);
       }
       e.localEndpoints = w.localEndpoints;
-      if (!e.listener && !e.opening) e.opening = this.open(k, e);
+      if (!e.listener && !e.opening) tried.push(this.open(k, e));
     }
-    await Promise.all([...this.entries.values()].map((e) => e.opening));
+    // Not the waits for a port in use: they end when the replaced proxy lets go.
+    await Promise.all(tried);
   }
 
-  private async open(k: string, e: Entry): Promise<void> {
-    try {
-      const l = await (this.o.listeners ?? hostListeners).listenHttp(this.o.bindAddress ?? '0.0.0.0', e.port, (req, res) => this.handle(k, res));
-      if (this.entries.get(k) !== e || this.closed) await l.close();
-      else e.listener = l;
-    } catch (err) {
-      this.log.warn('cannot open health check node port', { service: k, port: e.port, error: errorText(err) });
-    } finally {
-      e.opening = undefined;
-    }
+  /** Opens `e`'s port; resolves after the first attempt (`e.opening` goes on while the port is in use). */
+  private open(k: string, e: Entry): Promise<void> {
+    let tried!: () => void;
+    const first = new Promise<void>((r) => { tried = r; });
+    e.opening = (async () => {
+      try {
+        const listen = () => (this.o.listeners ?? hostListeners).listenHttp(this.o.bindAddress ?? '0.0.0.0', e.port, (req, res) => this.handle(k, res));
+        const l = this.o.bindRetryUntil === undefined ? await listen() : await bindWhenFree(listen, {
+          fastUntil: this.o.bindRetryUntil, intervalMs: 2 * fastBindRetryMs, signal: e.stop.signal,
+          onWait: () => {
+            this.log.info('health check node port in use (the proxy this one replaces?); taking it over as soon as it is free', { service: k, port: e.port });
+            tried();
+          },
+        });
+        if (this.entries.get(k) !== e || this.closed) await l.close();
+        else e.listener = l;
+      } catch (err) {
+        if (!this.closed) this.log.warn('cannot open health check node port', { service: k, port: e.port, error: errorText(err) });
+      } finally {
+        e.opening = undefined;
+        tried();
+      }
+    })();
+    return first;
   }
 
   private handle(k: string, res: http.ServerResponse): void {
@@ -169,6 +191,7 @@ export class ServiceHealthServers {
 
   async close(): Promise<void> {
     this.closed = true;
+    for (const e of this.entries.values()) e.stop.abort();
     for (const e of this.entries.values()) {
       await e.opening;
       await e.listener?.close();

@@ -18,7 +18,8 @@ import type { CommandRunner } from './exec.js';
 import { ServiceHealthServers, type ListenerFactory, type ServiceHealthInfo } from './healthcheck.js';
 import { connectInformers, SyncLoop, type SyncResult } from './sync.js';
 import type { IPFamily } from '../snapshot.js';
-import type { UserspaceProxyOptions } from '../userspace/proxier.js';
+import type { HandedListener, UserspaceProxyOptions } from '../userspace/proxier.js';
+import { bindWhenFree, defaultBindRetryMs, fastBindRetryMs } from '../bindwait.js';
 
 export type { ProxyMode } from '../metrics.js';
 
@@ -60,6 +61,13 @@ export interface StartProxyOptions {
   healthCheckBindAddress?: string;
   /** /healthz turns 503 when a queued change waits longer than this. Default 2 × syncPeriod. */
   healthTimeoutMs?: number;
+  /**
+   * A port in use at start (EADDRINUSE: the proxy this one replaces still holds it) is
+   * retried in the background instead of failing: the metrics/healthz port,
+   * healthCheckNodePorts and the userspace service addresses, every 10–20 ms for this long,
+   * then every second. Default 60 000 ms.
+   */
+  bindRetryMs?: number;
   /** Userspace mode tuning (nodePortAddresses above takes precedence). */
   userspace?: Omit<UserspaceProxyOptions, 'log' | 'metrics' | 'clock'>;
   /**
@@ -90,6 +98,8 @@ export interface RunningProxy {
   lastRules(): string;
   /** healthCheckNodePort servers and their local endpoint counts. */
   healthChecks(): ServiceHealthInfo[];
+  /** userspace: the listening TCP sockets, to hand over to the proxy that replaces this one (they stay open here). */
+  exportListeners(): HandedListener[];
   /** Stops watching and serving. Kernel rules stay in force (kube-proxy's behaviour); userspace listeners close. */
   close(): Promise<void>;
 }
@@ -104,6 +114,7 @@ export function createDataplane(o: StartProxyOptions, metrics: ProxyMetrics, log
   if (o.mode === 'userspace') {
     return {
       dataplane: new UserspaceDataplane({
+        ...(o.bindRetryMs !== undefined ? { bindRetryMs: o.bindRetryMs } : {}),
         ...o.userspace,
         ...(o.nodePortAddresses ? { nodePortAddresses: o.nodePortAddresses } : {}),
         log, metrics, clock,
@@ -143,9 +154,11 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
   const cleaner = kernel && (o.conntrack ?? true) ? new ConntrackCleaner({ netns: o.netns, runner: o.runner, log }) : undefined;
   let loop: SyncLoop | undefined;
   const health = new ProxyHealth({ clock, healthTimeoutMs: o.healthTimeoutMs ?? 2 * syncPeriodMs, node: () => loop!.nodeState() });
+  const bindRetryUntil = Date.now() + (o.bindRetryMs ?? defaultBindRetryMs);
   const healthServers = new ServiceHealthServers({
     listeners: o.healthCheckListeners,
     bindAddress: o.healthCheckBindAddress,
+    bindRetryUntil,
     proxyHealthy: () => health.health().healthy,
     log,
   });
@@ -167,6 +180,10 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
   const theLoop = loop;
 
   let server: RunningProxyServer | undefined;
+  let metricsUrl: string | undefined;
+  /** Aborts a metrics server still waiting for its port. */
+  const serverWait = new AbortController();
+  let serverStarting: Promise<void> | undefined;
   const ownFactory = !o.informerFactory;
   const factory = o.informerFactory ?? new InformerFactory(o.client, { log, clock });
   let registrations: Registration[] = [];
@@ -174,6 +191,8 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
     for (const r of registrations) r.dispose();
     if (ownFactory) factory.close();
     await theLoop.close();
+    serverWait.abort();
+    await serverStarting;
     await server?.close();
     await healthServers.close();
     await o.healthCheckListeners?.close?.();
@@ -183,8 +202,27 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
     if (o.metricsAddress !== '') {
       const addr = parseHostPort(o.metricsAddress ?? '127.0.0.1:10249');
       if (!addr) throw new ProxyError('BAD_ADDRESS', `invalid metrics address "${o.metricsAddress}" (want host:port)`);
-      server = await startProxyServer({ ...addr, metrics, health, log });
+      const start = () => startProxyServer({ ...addr, metrics, health, log });
+      try {
+        server = await start();
+        metricsUrl = server.url;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw e;
+        // The proxy this one replaces still serves it: taken over once it lets go.
+        log.info('metrics/healthz port in use (the proxy this one replaces?); taking it over as soon as it is free', { address: `${addr.host}:${addr.port}` });
+        metricsUrl = `http://${addr.host.includes(':') ? `[${addr.host}]` : addr.host}:${addr.port}`;
+        serverStarting = bindWhenFree(start, { fastUntil: bindRetryUntil, intervalMs: 2 * fastBindRetryMs, signal: serverWait.signal })
+          .then((s) => { server = s; })
+          .catch((err: unknown) => { if (!serverWait.signal.aborted) log.error('metrics/healthz server failed', { error: errorText(err) }); });
+      }
     }
+    // A graceful stop (userspace): the metrics and health check ports are let go with the
+    // service addresses, for the proxy that replaces this one.
+    o.userspace?.stop?.addEventListener('abort', () => {
+      serverWait.abort();
+      void server?.close();
+      void healthServers.close();
+    }, { once: true });
     const informers = connectInformers(factory, theLoop, o.nodeName);
     registrations = informers.registrations;
     factory.start();
@@ -202,12 +240,13 @@ export async function startProxy(o: StartProxyOptions): Promise<RunningProxy> {
   return {
     mode: o.mode,
     nodeName: o.nodeName,
-    metricsUrl: server?.url,
+    metricsUrl,
     metrics,
     syncNow: async () => { await theLoop.syncNow(); },
     snapshot: () => theLoop.snapshot(),
     lastRules: () => dataplane.lastRules(),
     healthChecks: () => healthServers.info(),
+    exportListeners: () => (dataplane instanceof UserspaceDataplane ? dataplane.proxy.exportListeners() : []),
     close: () => (closing ??= cleanup()),
   };
 }

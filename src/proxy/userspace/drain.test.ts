@@ -2,10 +2,13 @@
 // loopback: once the stop signal aborts, listeners close at once (new connections are
 // refused, a second proxy can bind the same addresses) while relays already open keep
 // exchanging data; close() waits for them (or the drain timeout) and then ends the rest.
-// A new proxy's first apply retries an address the old one still holds.
+// A new proxy waits for the addresses the old one still holds (in the background: its
+// apply is not held up) and takes them within ms once the old one lets go; UDP addresses
+// are shared (SO_REUSEADDR) so the new one binds at once.
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import net from 'node:net';
+import dgram from 'node:dgram';
 import type { Service } from 'kubernetes-types/core/v1.js';
 import type { EndpointSlice } from 'kubernetes-types/discovery/v1.js';
 import { buildSnapshot, type ProxySnapshot } from '../snapshot.js';
@@ -37,6 +40,16 @@ function snap(vip: string, b: { ip: string; port: number }): ProxySnapshot {
   const slice: EndpointSlice = {
     metadata: { name: 'web-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'web' } },
     addressType: 'IPv4', ports: [{ name: 'p', port: b.port, protocol: 'TCP' }],
+    endpoints: [{ addresses: [b.ip], conditions: { ready: true } }],
+  };
+  return buildSnapshot({ services: [svc], slices: [slice], nodeName: 'node-a', nodeIPs: ['127.0.0.1'] });
+}
+
+function udpSnap(vip: string, b: { ip: string; port: number }): ProxySnapshot {
+  const svc: Service = { metadata: { name: 'dns', namespace: 'default' }, spec: { clusterIP: vip, clusterIPs: [vip], ports: [{ name: 'u', port: 8053, protocol: 'UDP' }] } };
+  const slice: EndpointSlice = {
+    metadata: { name: 'dns-1', namespace: 'default', labels: { 'kubernetes.io/service-name': 'dns' } },
+    addressType: 'IPv4', ports: [{ name: 'u', port: b.port, protocol: 'UDP' }],
     endpoints: [{ addresses: [b.ip], conditions: { ready: true } }],
   };
   return buildSnapshot({ services: [svc], slices: [slice], nodeName: 'node-a', nodeIPs: ['127.0.0.1'] });
@@ -89,7 +102,7 @@ test('graceful stop: listeners close at once, open relays keep going, a new prox
   // The new proxy binds the address while the old one drains.
   const next = new UserspaceProxy({ bindRetryMs: 0 });
   closers.push(() => next.close());
-  assert.deepEqual((await next.apply(snap(vip, b))).failed, []);
+  assert.deepEqual(await next.apply(snap(vip, b)), { failed: [], waiting: [] });
   const c3 = await lineConn(vip, 8080);
   assert.equal(await c3.ask('new'), 'b:new\n', 'the new proxy serves new connections');
 
@@ -139,7 +152,7 @@ test('close() without a graceful stop ends open relays at once', async () => {
   assert.deepEqual(drains, [], 'no drain');
 });
 
-test('a new proxy\'s first apply retries an address the old one still holds; later applies do not wait', async () => {
+test('a new proxy waits for the addresses the old one holds without holding up apply(), and takes them within ms of the old one letting go', async () => {
   const b = await echo('r');
   const vip = nextVIP();
   const stop = new AbortController();
@@ -147,25 +160,28 @@ test('a new proxy\'s first apply retries an address the old one still holds; lat
   closers.push(() => old.close());
   await old.apply(snap(vip, b));
 
-  // Without a retry window the address in use is reported (and left to the next sync).
-  const impatient = new UserspaceProxy({ bindRetryMs: 0 });
-  closers.push(() => impatient.close());
-  const r0 = await impatient.apply(snap(vip, b));
-  assert.deepEqual(r0.failed.map((f) => f.error), ['EADDRINUSE']);
-  await impatient.close();
-
-  const next = new UserspaceProxy({ bindRetryMs: 10_000 });
+  const waits: number[] = [];
+  const next = new UserspaceProxy({ bindRetryMs: 10_000, onBindWait: (n) => waits.push(n) });
   closers.push(() => next.close());
-  let applied = false;
-  const applying = next.apply(snap(vip, b)).then((r) => { applied = true; return r; });
-  // The old proxy still serves meanwhile: `next` waits for the address.
+  const r = await next.apply(snap(vip, b));
+  assert.deepEqual(r.failed, [], 'an address in use is not a failure');
+  assert.deepEqual(r.waiting.map((w) => [w.key, w.error, w.waiting]), [[`TCP|${vip}|8080`, 'EADDRINUSE', true]]);
+  assert.match(next.describe(), /UNBOUND\(EADDRINUSE, waiting for it\)/);
+  assert.deepEqual(waits, [1]);
+  // The old proxy still serves meanwhile, and a second apply does not bind it twice.
   const c = await lineConn(vip, 8080);
   assert.equal(await c.ask('old'), 'r:old\n');
-  assert.equal(applied, false, 'the first apply waits while the address is held');
+  assert.equal((await next.apply(snap(vip, b))).waiting.length, 1);
+
   stop.abort();
-  const r = await applying;
-  assert.deepEqual(r.failed, [], 'bound once the old proxy let go');
-  assert.equal(next.listeners()[0]?.bound, true);
+  const t0 = Date.now();
+  while (!next.listeners()[0]?.bound) {
+    assert.ok(Date.now() - t0 < 2000, 'taken over');
+    await new Promise((res) => setTimeout(res, 2));
+  }
+  const tookMs = Date.now() - t0;
+  assert.ok(tookMs < 500, `taken over ${tookMs} ms after the old one let go (probed every 10 ms)`);
+  assert.deepEqual(waits, [1, 0]);
   const c2 = await lineConn(vip, 8080);
   assert.equal(await c2.ask('new'), 'r:new\n');
   assert.equal(await c.ask('old again'), 'r:old again\n', 'the old relay still goes');
@@ -173,11 +189,46 @@ test('a new proxy\'s first apply retries an address the old one still holds; lat
   c2.sock.destroy();
   await old.close();
 
-  // A later apply with an address in use does not wait (a conflict, not a restart).
+  // Past the fast window an address in use is still waited for, once a second, not failed.
   const vip2 = nextVIP();
   const holder = net.createServer();
   await new Promise<void>((res) => holder.listen(8080, vip2, res));
-  const r2 = await next.apply(snap(vip2, b));
-  assert.deepEqual(r2.failed.map((f) => f.error), ['EADDRINUSE']);
+  const late = new UserspaceProxy({ bindRetryMs: 0 });
+  closers.push(() => late.close());
+  const r2 = await late.apply(snap(vip2, b));
+  assert.deepEqual(r2.failed, []);
+  assert.deepEqual(r2.waiting.map((f) => f.error), ['EADDRINUSE']);
   await new Promise<void>((res) => holder.close(() => res()));
+  const t1 = Date.now();
+  while (!late.listeners()[0]?.bound) {
+    assert.ok(Date.now() - t1 < 3000, 'bound by the slow retry');
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  await late.close();
+});
+
+test('UDP: a new proxy binds an address the old one still holds (SO_REUSEADDR) and gets the new datagrams at once', async () => {
+  const up = dgram.createSocket('udp4');
+  up.on('message', (m, r) => up.send(`u:${m.toString()}`, r.port, r.address));
+  await new Promise<void>((res) => up.bind(0, '127.0.0.1', res));
+  closers.push(() => new Promise<void>((res) => up.close(() => res())));
+  const vip = nextVIP();
+  const s = udpSnap(vip, { ip: '127.0.0.1', port: up.address().port });
+  const stop = new AbortController();
+  const old = new UserspaceProxy({ stop: stop.signal });
+  closers.push(() => old.close());
+  await old.apply(s);
+  const next = new UserspaceProxy({});
+  closers.push(() => next.close());
+  const r = await next.apply(s);
+  assert.deepEqual([r.failed, r.waiting], [[], []], 'bound at once');
+  assert.equal(next.listeners()[0]?.bound, true);
+  const client = dgram.createSocket('udp4');
+  const answer = () => new Promise<string>((res) => { client.once('message', (m) => res(m.toString())); client.send('hi', 8053, vip); });
+  assert.equal(await answer(), 'u:hi');
+  assert.equal(next.listeners()[0]?.active, 1, 'the new proxy took the new flow');
+  assert.equal(old.listeners()[0]?.active, 0);
+  stop.abort();
+  assert.equal(await answer(), 'u:hi', 'still served once the old one let go');
+  client.close();
 });

@@ -10,15 +10,24 @@
 // refuses connections (TCP RST) and answers datagrams with ICMP port-unreachable: the
 // same thing a REJECT rule does.
 //
+// Restarting without refusing a connection (HAProxy's seamless reload): the new proxy
+// starts first. It either receives the old one's listening sockets (`inherited`, passed
+// over an IPC channel: the same kernel sockets, so no SYN ever finds nothing listening
+// and the accept queue carries over), or it waits for the addresses the old one still
+// holds (EADDRINUSE), probing every 10 ms (../bindwait.ts) without holding up its sync.
+// UDP sockets are bound with SO_REUSEADDR, so the new one binds at once and Linux hands
+// new datagrams to the most recently bound socket.
+//
 // Stopping gracefully (HAProxy's soft stop, the `stop` signal): every listener closes at
-// once, so that a new proxy can bind the same addresses, and close() then lets the TCP
-// relays already open run until they end or `drainTimeoutMs` passes. The new proxy's
-// first apply retries an address still held (EADDRINUSE) for `bindRetryMs`.
+// once, so that the new proxy takes the addresses (or is left alone on the sockets they
+// share), and close() then lets the TCP relays already open run until they end or
+// `drainTimeoutMs` passes.
 import { systemClock, type Clock } from '../../client/clock.js';
 import { errorText, silentLogger, type Logger } from '../../client/log.js';
 import { ipFamilyOf } from '../../api/validation/ip.js';
 import type { IPFamily, ProxySnapshot, SnapshotEndpoint } from '../snapshot.js';
 import type { ProxyMetrics } from '../metrics.js';
+import { defaultBindRetryMs, fastBindRetryMs, InUseWaiter, isAddressInUse, type BindOutcome } from '../bindwait.js';
 import { RoundRobinBalancer, type AffinityPolicy, type BackendEndpoint } from './balancer.js';
 import { RelayBufferPool, type RelayBufferOptions } from './buffers.js';
 import { TcpServiceListener, type RelayHooks } from './tcp.js';
@@ -112,11 +121,21 @@ export interface UserspaceProxyOptions {
   /** close() starts draining after a graceful stop: how many TCP relays are still open. */
   onDrain?(openRelays: number): void;
   /**
-   * The first apply retries an address in use (EADDRINUSE: the proxy this one replaces
-   * has not let go of it yet) for this long, every 50 ms. Later applies leave it to the
-   * next sync. Default 2000 ms.
+   * An address in use (EADDRINUSE: the proxy this one replaces has not let go of it yet)
+   * is retried in the background, without holding up apply(): every `bindRetryIntervalMs`
+   * for this long after the proxy is created, then every second. Default 60 000 ms.
    */
   bindRetryMs?: number;
+  /** Default 10 ms. */
+  bindRetryIntervalMs?: number;
+  /** Addresses in use began to be waited for (`waiting` > 0), or all are bound or given up (0). */
+  onBindWait?(waiting: number): void;
+  /**
+   * Listening TCP sockets handed over by the proxy this one replaces (raw handles received
+   * over an IPC channel, by listener key `TCP|ip|port`): used instead of binding. Those the
+   * first apply does not want are closed.
+   */
+  inherited?: Map<string, object>;
   clock?: Clock;
   log?: Logger;
   metrics?: ProxyMetrics;
@@ -133,6 +152,8 @@ export interface ListenerStatus {
   bound: boolean;
   /** Why the address could not be bound (EADDRNOTAVAIL: not a local address; EADDRINUSE; EACCES: port < 1024). */
   error?: string;
+  /** In use by another process (the proxy this one replaces): retried until it lets go. */
+  waiting?: boolean;
   active: number;
 }
 
@@ -148,6 +169,15 @@ export const defaultDrainTimeoutMs = 300_000;
 export interface UserspaceApplyResult {
   /** Listeners that could not be bound this time (they are retried on the next apply). */
   failed: ListenerStatus[];
+  /** Addresses in use by another process, retried in the background until they are free. */
+  waiting: ListenerStatus[];
+}
+
+/** A listening socket to hand over to the proxy that replaces this one. */
+export interface HandedListener {
+  key: string;
+  /** The socket's raw handle (node:net's TCP handle), for ChildProcess.send / process.send. */
+  handle: object;
 }
 
 export class UserspaceProxy {
@@ -163,8 +193,11 @@ export class UserspaceProxy {
   private closed = false;
   /** A graceful stop began: nothing listens any more, relays drain. */
   private stopping = false;
-  private applies = 0;
   private closing: Promise<void> | undefined;
+  private readonly waiter: InUseWaiter<string>;
+  /** Since when addresses have been waited for (said once per episode). */
+  private waitingSince: number | undefined;
+  private readonly inherited: Map<string, object>;
 
   constructor(private readonly opts: UserspaceProxyOptions = {}) {
     this.log = opts.log ?? silentLogger;
@@ -178,6 +211,13 @@ export class UserspaceProxy {
         this.log.debug('userspace proxy: endpoint unreachable, trying another', { endpoint: ep.key, error: errorText(err) });
       },
     };
+    this.inherited = new Map(opts.inherited);
+    this.waiter = new InUseWaiter<string>({
+      fastUntil: Date.now() + (opts.bindRetryMs ?? defaultBindRetryMs),
+      intervalMs: opts.bindRetryIntervalMs ?? fastBindRetryMs,
+      tryBind: (key) => this.bindWaiting(key),
+      onChange: (n) => { if (n === 0) this.waitEnded(); },
+    });
     if (opts.stop?.aborted) this.stopAccepting();
     else opts.stop?.addEventListener('abort', () => this.stopAccepting(), { once: true });
   }
@@ -200,6 +240,8 @@ export class UserspaceProxy {
   stopAccepting(): void {
     if (this.stopping || this.closed) return;
     this.stopping = true;
+    this.waiter.close();
+    this.closeInherited();
     for (const o of this.open.values()) if (o.listener) this.retire(o.listener);
     this.open.clear();
     this.opts.metrics?.userspaceListeners.set(0, { protocol: 'TCP' });
@@ -222,19 +264,81 @@ export class UserspaceProxy {
         idleTimeoutMs: this.opts.udpIdleTimeoutMs ?? 30_000, hooks: this.counting('UDP') });
   }
 
-  /** Binds `d`'s address; an address in use is retried until `retryUntil` (ms since the epoch). */
-  private async bind(d: DesiredListener, retryUntil: number): Promise<TcpServiceListener | UdpServiceListener> {
-    for (;;) {
-      const listener = this.newListener(d);
-      try {
-        await listener.listen();
-        return listener;
-      } catch (e) {
-        await listener.close();
-        if ((e as NodeJS.ErrnoException).code !== 'EADDRINUSE' || Date.now() >= retryUntil || this.closed || this.stopping) throw e;
-      }
-      await new Promise((r) => setTimeout(r, 50));
+  /** Binds `d`'s address, or takes the socket the replaced proxy handed over for it. */
+  private async bind(d: DesiredListener): Promise<TcpServiceListener | UdpServiceListener> {
+    const listener = this.newListener(d);
+    const handle = d.protocol === 'TCP' ? this.inherited.get(d.key) : undefined;
+    if (handle) this.inherited.delete(d.key);
+    try {
+      if (handle) await (listener as TcpServiceListener).listen(handle);
+      else await listener.listen();
+      return listener;
+    } catch (e) {
+      await listener.close();
+      throw e;
     }
+  }
+
+  /** The waiter's attempt at an address in use. */
+  private async bindWaiting(key: string): Promise<BindOutcome> {
+    const o = this.open.get(key);
+    if (!o || o.listener || this.closed || this.stopping) return 'gone';
+    let listener: TcpServiceListener | UdpServiceListener;
+    try {
+      listener = await this.bind(o.desired);
+    } catch (e) {
+      if (isAddressInUse(e)) return 'inUse';
+      o.error = (e as NodeJS.ErrnoException).code ?? errorText(e);
+      this.log.warn('userspace proxy could not bind a service address', { address: this.status(o).address, error: o.error });
+      return 'gone';
+    }
+    if (this.open.get(key) !== o || o.listener || this.closed || this.stopping) {
+      // Removed, stopped or closed while binding.
+      await listener.close();
+      return 'gone';
+    }
+    o.listener = listener;
+    o.error = undefined;
+    this.log.debug('userspace proxy listening', { address: listener.address, protocol: o.desired.protocol, servicePort: o.desired.servicePort });
+    this.countListeners();
+    return 'bound';
+  }
+
+  /** apply() left addresses waiting: said once (log, onBindWait), with how many. */
+  private waitBegan(): void {
+    if (this.waitingSince !== undefined || this.waiter.size === 0) return;
+    this.waitingSince = Date.now();
+    this.log.info('userspace proxy: service addresses held by another process (the proxy this one replaces?); taking them over as soon as it lets go',
+      { addresses: this.waiter.keys().join(' ') });
+    this.opts.onBindWait?.(this.waiter.size);
+  }
+
+  private waitEnded(): void {
+    if (this.waitingSince === undefined) return;
+    const waitedMs = Date.now() - this.waitingSince;
+    this.waitingSince = undefined;
+    if (this.closed || this.stopping) return;
+    this.log.info('userspace proxy: took over the service addresses', { waitedMs });
+    this.opts.onBindWait?.(0);
+  }
+
+  /** Handed-over sockets nothing wants: closed, so that their addresses are free. */
+  private closeInherited(): void {
+    for (const h of this.inherited.values()) {
+      try { (h as { close?(): void }).close?.(); } catch { /* already closed */ }
+    }
+    this.inherited.clear();
+  }
+
+  /** The bound TCP listeners' sockets, for the proxy that replaces this one (they stay open here too). */
+  exportListeners(): HandedListener[] {
+    const out: HandedListener[] = [];
+    if (this.stopping || this.closed) return out;
+    for (const [key, o] of this.open) {
+      const handle = o.listener instanceof TcpServiceListener ? o.listener.handle : undefined;
+      if (handle) out.push({ key, handle });
+    }
+    return out;
   }
 
   private balancer(key: string): RoundRobinBalancer {
@@ -248,8 +352,7 @@ export class UserspaceProxy {
 
   /** Reconciles the sockets with the snapshot. Bind failures are reported, not thrown. */
   async apply(snapshot: ProxySnapshot): Promise<UserspaceApplyResult> {
-    if (this.closed || this.stopping) return { failed: [] };
-    const retryUntil = this.applies++ === 0 ? Date.now() + (this.opts.bindRetryMs ?? 2000) : 0;
+    if (this.closed || this.stopping) return { failed: [], waiting: [] };
     const desired = desiredListeners(snapshot, this.opts.nodePortAddresses ?? ['127.0.0.1']);
     const want = new Map(desired.map((d) => [d.key, d]));
 
@@ -262,17 +365,19 @@ export class UserspaceProxy {
     for (const [key, o] of [...this.open]) {
       const d = want.get(key);
       if (!d || d.balancerKey !== o.desired.balancerKey) {
+        this.open.delete(key);
+        this.waiter.delete(key);
         await o.listener?.close();
         if (o.listener instanceof TcpServiceListener && o.listener.activeConnections > 0) this.retired.add(o.listener);
-        this.open.delete(key);
       }
     }
     for (const l of this.retired) if (l.activeConnections === 0) this.retired.delete(l);
     const failed: ListenerStatus[] = [];
     for (const d of desired) {
-      if (this.stopping || this.closed) return { failed };
+      if (this.stopping || this.closed) break;
       let o = this.open.get(d.key);
-      if (o?.listener) {
+      if (o?.listener || (o && this.waiter.has(d.key))) {
+        // Bound, or waiting for the address: the waiter binds it with what it wants by then.
         o.desired = d;
         if (o.listener instanceof UdpServiceListener) o.listener.endpointsChanged();
         continue;
@@ -280,23 +385,33 @@ export class UserspaceProxy {
       o = { desired: d };
       this.open.set(d.key, o);
       try {
-        const listener = await this.bind(d, retryUntil);
-        if (this.stopping || this.closed) {
+        const listener = await this.bind(d);
+        if (this.stopping || this.closed || this.open.get(d.key) !== o) {
           // Stopped (or closed) while binding: this one goes with the others.
           this.retire(listener);
           if (this.closed && listener instanceof TcpServiceListener) listener.destroyConnections();
-          return { failed };
+          break;
         }
         o.listener = listener;
         this.log.debug('userspace proxy listening', { address: listener.address, protocol: d.protocol, servicePort: d.servicePort });
       } catch (e) {
         o.error = (e as NodeJS.ErrnoException).code ?? errorText(e);
-        failed.push(this.status(o));
+        if (isAddressInUse(e)) this.waiter.add(d.key);
+        else failed.push(this.status(o));
       }
     }
+    // Handed-over sockets are for the first apply: the ones it did not want are let go.
+    this.closeInherited();
+    this.countListeners();
+    this.waitBegan();
+    const waiting = this.waiter.keys().map((k) => this.open.get(k)).filter((o): o is Open => !!o).map((o) => this.status(o));
+    return { failed, waiting };
+  }
+
+  private countListeners(): void {
+    if (this.stopping || this.closed) return;
     this.opts.metrics?.userspaceListeners.set([...this.open.values()].filter((o) => o.listener && o.desired.protocol === 'TCP').length, { protocol: 'TCP' });
     this.opts.metrics?.userspaceListeners.set([...this.open.values()].filter((o) => o.listener && o.desired.protocol === 'UDP').length, { protocol: 'UDP' });
-    return { failed };
   }
 
   private counting(protocol: 'TCP' | 'UDP'): RelayHooks {
@@ -316,6 +431,7 @@ export class UserspaceProxy {
       affinity: d.affinity,
       bound: !!l,
       ...(o.error && !l ? { error: o.error } : {}),
+      ...(!l && this.waiter.has(d.key) ? { waiting: true } : {}),
       active: l instanceof TcpServiceListener ? l.activeConnections : l instanceof UdpServiceListener ? l.activeSessions : 0,
     };
   }
@@ -334,7 +450,7 @@ export class UserspaceProxy {
     const lines = ['# userspace proxy listeners: PROTO ADDRESS (KIND) -> SERVICEPORT [ENDPOINTS] affinity'];
     for (const l of this.listeners()) {
       const aff = l.affinity.clientIP ? ` affinity=ClientIP/${Math.round(l.affinity.timeoutMs / 1000)}s` : '';
-      const state = l.bound ? '' : ` UNBOUND(${l.error ?? 'pending'})`;
+      const state = l.bound ? '' : ` UNBOUND(${l.error ?? 'pending'}${l.waiting ? ', waiting for it' : ''})`;
       lines.push(`${l.protocol} ${l.address} (${l.kind}) -> ${l.servicePort} [${l.endpoints.join(', ')}]${aff}${state}`);
     }
     return lines.join('\n') + '\n';
@@ -350,6 +466,8 @@ export class UserspaceProxy {
 
   private async shutdown(): Promise<void> {
     this.closed = true;
+    this.waiter.close();
+    this.closeInherited();
     if (this.stopping) {
       const open = this.openRelays;
       this.opts.onDrain?.(open);

@@ -305,18 +305,32 @@ export class TcpServiceListener {
   /** Open relays (accepted and not yet closed on both sides). */
   get activeConnections(): number { return this.relays.size; }
 
-  listen(): Promise<void> {
+  /**
+   * Binds the address, or serves `inherited`: a listening socket of the proxy this one
+   * replaces (node:net's raw TCP handle, received over an IPC channel), which keeps its
+   * accept queue, so that no connection is refused or reset in the handover.
+   */
+  listen(inherited?: object): Promise<void> {
     // noDelay: relayed writes are already whole reads; Nagle would only delay the small ones.
     const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, (c) => this.accept(c));
     this.server = server;
     return new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.opts.ip, port: this.opts.port, exclusive: true }, () => {
+      const onListening = () => {
         server.off('error', reject);
         server.on('error', (e) => this.opts.hooks.log.warn('userspace TCP listener error', { address: this.address, error: errorText(e) }));
         resolve();
-      });
+      };
+      // server.listen(handle) takes node:net's own handle type (what IPC delivers).
+      if (inherited) server.listen(inherited as net.ListenOptions, onListening);
+      else server.listen({ host: this.opts.ip, port: this.opts.port, exclusive: true }, onListening);
     });
+  }
+
+  /** The listening socket's raw handle (node:net's private `_handle`), to hand over; undefined when not listening. */
+  get handle(): object | undefined {
+    const s = this.server as (net.Server & { _handle?: object | null }) | undefined;
+    return s?.listening && !this.closed ? s._handle ?? undefined : undefined;
   }
 
   /** Stops accepting; relays already open keep going (a reconfigure must not cut them). */

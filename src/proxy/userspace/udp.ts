@@ -55,7 +55,10 @@ export class UdpServiceListener {
   get activeSessions(): number { return this.sessions.size; }
 
   listen(): Promise<void> {
-    const sock = dgram.createSocket({ type: this.o.family === 'IPv6' ? 'udp6' : 'udp4' });
+    // SO_REUSEADDR: the proxy that replaces this one binds the same address while this one
+    // still holds it, and Linux hands new datagrams to the socket bound last, so no datagram
+    // finds the port closed (ICMP port-unreachable) during a restart.
+    const sock = dgram.createSocket({ type: this.o.family === 'IPv6' ? 'udp6' : 'udp4', reuseAddr: true });
     this.socket = sock;
     sock.on('message', (msg, rinfo) => this.onMessage(msg, rinfo));
     return new Promise<void>((resolve, reject) => {
