@@ -24,15 +24,14 @@ import { logger } from '../log.js';
 import { announcementDiff, announcements } from './announcer.js';
 import { relayDialer, startHelper, type Helper } from './helpers.js';
 import type { Progress } from './progress.js';
-import { servePodLogs } from './logs.js';
-import { servePortForward } from './portforward.js';
-import { servePodExec } from './exec.js';
-import { servePodAttach } from './attach.js';
+import { serveNodeSubresources } from './kubelet-proxy.js';
 import { replaceProxyHelper, TAKEOVER_ENV } from './proxy-handover.js';
 import type { ChildProcess } from 'node:child_process';
 
 export interface NetnsClusterOptions {
   api: ApiServer;
+  /** The API server's admin token: what a standalone agent's kubelet endpoint is reached with (kubelet-proxy.ts). */
+  adminToken?: string;
   client: Client;
   dataDir: string;
   prefix: string;
@@ -221,11 +220,10 @@ export async function startNetnsCluster(o: NetnsClusterOptions): Promise<NetnsCl
       () => topology.nodes.map((n) => `${n.name}=${n.lanIP}`).join(' ')));
     await settleAll(tasks);
 
-    servePodLogs(o.api);
-    const portForward = servePortForward(o.api);
-    closers.push(() => portForward.close());
-    servePodExec(o.api);
-    servePodAttach(o.api);
+    // kubectl logs/exec/attach/port-forward: this process's agents, or the kubelet
+    // endpoint of a standalone `svcnet agent` that joined the cluster.
+    const streaming = serveNodeSubresources(o.api, o.adminToken !== undefined ? { adminToken: o.adminToken } : {});
+    closers.push(() => streaming.close());
     const lan = parseCidr4(topology.lan.cidr);
     const announcer = startAnnouncer(informers, topology, netns, (ip) => cidrContains(lan, ip));
     closers.push(() => announcer.close());

@@ -151,7 +151,7 @@ export async function up(o: UpOptions): Promise<Cluster> {
     if (topology) {
       topologyHandedOver = true;
       nodes = await startNetnsCluster({
-        api: api.api, client, dataDir, prefix, nodes: names, mode: dp.dataplane as NetnsClusterOptions['mode'], apiSocket: socketPath, kubeconfigPath,
+        api: api.api, adminToken: api.token, client, dataDir, prefix, nodes: names, mode: dp.dataplane as NetnsClusterOptions['mode'], apiSocket: socketPath, kubeconfigPath,
         serviceClusterIPRange: o.serviceClusterIPRange, clusterCIDR,
         lbPool: o.lbPool ?? '172.30.0.200-172.30.0.250', progress: p, topology,
       });
