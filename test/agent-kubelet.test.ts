@@ -9,6 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
+import WebSocket from 'ws';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +42,23 @@ function kubeletStatus(port: number, authorization?: string): Promise<number> {
       headers: authorization ? { authorization } : {} }, (res) => { res.resume(); resolve(res.statusCode ?? 0); });
     r.on('error', reject);
     r.end();
+  });
+}
+
+/**
+ * GET / on the pod's port 80 over kubelet's WebSocket port-forward protocol (what client-node's
+ * and python's PortForward speak: v4.channel.k8s.io, `ports` in the query): channel 0's bytes after its port prefix.
+ */
+function wsPortForwardGet(kubeconfig: string): Promise<string> {
+  const kc = loadKubeconfig(kubeconfig);
+  const ws = new WebSocket(`${kc.server.replace(/^http/, 'ws')}/api/v1/namespaces/default/pods/box/portforward?ports=80`, ['v4.channel.k8s.io'],
+    { headers: { Authorization: `Bearer ${kc.token}` }, rejectUnauthorized: false });
+  const data: Buffer[] = [];
+  return new Promise((resolve, reject) => {
+    ws.on('open', () => ws.send(Buffer.from('\0GET / HTTP/1.0\r\n\r\n', 'latin1')));
+    ws.on('message', (d: Buffer) => { if (d[0] === 0) data.push(d.subarray(1)); });
+    ws.on('error', reject);
+    ws.on('close', () => resolve(Buffer.concat(data).subarray(2).toString()));
   });
 }
 
@@ -139,6 +157,8 @@ function scenario(): void {
         assert.match(await httpGet(port), /box/, `websockets=${websockets}`);
         pf.kill();
       }
+      // The client libraries' WebSocket port-forward: the API server turns `ports` into kubelet's `port`.
+      assert.match(await wsPortForwardGet(kubeconfig), /^HTTP\/1\.[01] 200 [^]*\r\n\r\nbox/);
     } finally {
       for (const c of children.reverse()) if (c.exitCode === null && c.signalCode === null) {
         c.kill('SIGTERM');

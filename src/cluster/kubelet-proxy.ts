@@ -25,7 +25,7 @@ import { servePodAttach } from './attach.js';
 import { locate, servePodExec } from './exec.js';
 import { kubeletClientToken } from './kubelet-server.js';
 import { servePodLogs } from './logs.js';
-import { servePortForward } from './portforward.js';
+import { kubeletPortParams, servePortForward } from './portforward.js';
 
 export interface KubeletEndpoint { host: string; port: number }
 
@@ -74,10 +74,10 @@ export function serveNodeSubresources(api: ApiServer, o: { adminToken?: string }
   };
 
   /** An upgrade passed through to the kubelet endpoint, with the API server's credentials. */
-  const passThrough = async (req: IncomingMessage, socket: Duplex, head: Buffer, nodeName: string, path: string): Promise<void> => {
+  const passThrough = async (req: IncomingMessage, socket: Duplex, head: Buffer, nodeName: string, path: string, query?: string): Promise<void> => {
     const ep = await endpointOf(nodeName);
     const conn = await dial(ep);
-    const q = new URL(req.url ?? '/', 'http://x').search;
+    const q = query ?? new URL(req.url ?? '/', 'http://x').search;
     await forwardUpgrade(req, socket, head, { scheme: 'https', ip: ep.host, port: ep.port }, path + q, () => conn, headers);
   };
 
@@ -101,7 +101,10 @@ export function serveNodeSubresources(api: ApiServer, o: { adminToken?: string }
     if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed(METHOD_NOT_ALLOWED);
     const node = await remoteNode(info);
     if (!node) return innerPF(req, socket, head, info);
-    await passThrough(req, socket, head, node, '/' + ['portForward', info.namespace!, info.name!].map(encodeURIComponent).join('/'));
+    // kube-apiserver's PortForwardLocation: `ports` becomes kubelet's `port` (its WebSocket protocol reads them).
+    const ports = kubeletPortParams(req);
+    const query = ports.length ? `?${new URLSearchParams(ports.map((p) => ['port', p]))}` : '';
+    await passThrough(req, socket, head, node, '/' + ['portForward', info.namespace!, info.name!].map(encodeURIComponent).join('/'), query);
   });
 
   const innerLogs = api.subresourceHandlers.get('pods/log')!;

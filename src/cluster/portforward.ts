@@ -15,6 +15,10 @@
 // (kubelet's httpStreamHandler): once both are there the pod port is dialled
 // and the data stream piped to it; a dial failure is written to the error
 // stream in kubelet's words, which kubectl prints.
+//
+// A WebSocket that does not ask for the SPDY tunnel is kubelet's own WebSocket
+// protocol (v4.channel.k8s.io, ports in the query), which the official client
+// libraries speak: cluster/portforward-ws.ts.
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -24,6 +28,8 @@ import { errors, StatusError } from '../api/errors.js';
 import type { ApiServer } from '../apiserver/server.js';
 import { RstStatus, SpdyServerSession, type SpdyStream } from '../apiserver/spdy.js';
 import { findPortForwardPod, type PortForwardPod } from '../node/portforward.js';
+import { parseApiserverPorts } from '../node/wsportforward.js';
+import { wsPortForwardUpgrader } from './portforward-ws.js';
 
 export const PORT_FORWARD_PROTOCOL = 'portforward.k8s.io';
 /** client-go's WebsocketsSPDYTunnelingPrefix + the protocol. */
@@ -49,9 +55,19 @@ export function servePortForward(api: ApiServer): { close(): void } {
     if (method !== 'GET' && method !== 'POST') throw errors.methodNotAllowed('the server does not allow this method on the requested resource');
     const pod = await api.registry('', 'pods').get(info.namespace, info.name!) as Pod;
     if (!pod.spec?.nodeName) throw errors.badRequest(`pod ${info.name!} does not have a host assigned`);
-    upgrader.upgrade(req, socket, head, findPortForwardPod(info.namespace!, info.name!));
+    upgrader.upgrade(req, socket, head, findPortForwardPod(info.namespace!, info.name!), kubeletPortParams(req));
   });
   return { close: () => upgrader.close() };
+}
+
+/**
+ * kube-apiserver's PortForwardLocation: PodPortForwardOptions' `ports` (comma-separated
+ * lists allowed) become kubelet's `port` parameters; a bad one is a 400 before any upgrade.
+ */
+export function kubeletPortParams(req: IncomingMessage): string[] {
+  const parsed = parseApiserverPorts(new URL(req.url ?? '/', 'http://x').searchParams.getAll('ports'));
+  if ('error' in parsed) throw errors.badRequest(parsed.error);
+  return parsed.ports.map(String);
 }
 
 /**
@@ -62,7 +78,8 @@ export function servePortForward(api: ApiServer): { close(): void } {
  * StatusError for a refusal; close() ends the sessions still open.
  */
 export function portForwardUpgrader(): {
-  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: PortForwardPod): void;
+  /** `portParams`: kubelet's `port` query values; by default those of the request (kubelet's endpoint). */
+  upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, target: PortForwardPod, portParams?: readonly string[]): void;
   /** Ends the sessions still open; `why` goes to their clients. */
   close(why?: string): void;
 } {
@@ -83,12 +100,15 @@ export function portForwardUpgrader(): {
       if (/^sec-websocket-protocol:/i.test(headers[i]!)) headers[i] = `Sec-WebSocket-Protocol: ${WS_TUNNEL_PROTOCOL}`;
     }
   });
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, target: PortForwardPod): void => {
+  const legacy = wsPortForwardUpgrader();
+  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, target: PortForwardPod, portParams?: readonly string[]): void => {
     const kind = String(req.headers['upgrade'] ?? '').toLowerCase();
     if (kind === 'websocket') {
       const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim());
       if (!offered.includes(WS_TUNNEL_PROTOCOL)) {
-        throw errors.badRequest(`unable to upgrade: unable to negotiate protocol: client supports [${offered.join(' ')}], server supports [${WS_TUNNEL_PROTOCOL}]`);
+        // Not the tunnel: kubelet's WebSocket protocol (kube-apiserver passes it through to kubelet).
+        legacy.upgrade(req, socket, head, target, portParams ?? new URL(req.url ?? '/', 'http://x').searchParams.getAll('port'));
+        return;
       }
       req.headers['sec-websocket-protocol'] = WS_ALIAS;
       wss.handleUpgrade(req, socket, head, (ws) => {
@@ -109,7 +129,7 @@ export function portForwardUpgrader(): {
     (socket as Socket).setNoDelay?.(true);
     track(servePortForwardSession(socket, target, head));
   };
-  return { upgrade, close: (why = 'the API server is shutting down') => { for (const s of [...sessions]) s.close(why); } };
+  return { upgrade, close: (why = 'the API server is shutting down') => { for (const s of [...sessions]) s.close(why); legacy.close(why); } };
 }
 
 function protocolsOf(req: IncomingMessage): string[] {
