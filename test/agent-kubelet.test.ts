@@ -7,7 +7,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import WebSocket from 'ws';
 import { loadKubeconfig } from '../src/client/kubeconfig.js';
@@ -15,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { IpNetns } from '../src/node/netns.js';
 import { createTopology, destroyTopology } from '../src/node/topology.js';
-import { run, sandboxedScenario, svcnetMain, waitForOutput, type RunResult } from './lib/harness.js';
+import { getLocal, run, type RunResult, sandboxedScenario, svcnetMain, waitForOutput } from './lib/harness.js';
 
 const POD = `apiVersion: v1
 kind: Pod
@@ -59,18 +58,6 @@ function wsPortForwardGet(kubeconfig: string): Promise<string> {
     ws.on('message', (d: Buffer) => { if (d[0] === 0) data.push(d.subarray(1)); });
     ws.on('error', reject);
     ws.on('close', () => resolve(Buffer.concat(data).subarray(2).toString()));
-  });
-}
-
-function httpGet(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const r = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve(body));
-    });
-    r.on('error', reject);
-    r.end();
   });
 }
 
@@ -154,7 +141,7 @@ function scenario(): void {
         const out = await waitForOutput(pf, (o) => /Forwarding from 127\.0\.0\.1:\d+/.test(o) || pf.exitCode !== null);
         const port = Number(/Forwarding from 127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
         assert.ok(port > 0, out);
-        assert.match(await httpGet(port), /box/, `websockets=${websockets}`);
+        assert.match(await getLocal(port), /box/, `websockets=${websockets}`);
         pf.kill();
       }
       // The client libraries' WebSocket port-forward: the API server turns `ports` into kubelet's `port`.

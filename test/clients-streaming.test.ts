@@ -11,12 +11,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
-import { request } from 'node:http';
 import { join } from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import type { ChildProcess } from 'node:child_process';
 import * as k8s from '@kubernetes/client-node';
-import { run, sandboxedScenario, UpSession } from './lib/harness.js';
+import { getLocal, run, sandboxedScenario, UpSession } from './lib/harness.js';
 
 const python = '/usr/bin/python3';
 const havePython = existsSync('/usr/lib/python3/dist-packages/kubernetes');
@@ -43,21 +42,6 @@ function sink(): Writable & { text: () => string } {
   const w = new Writable({ write(c: Buffer, _e, cb) { chunks.push(Buffer.from(c)); cb(); } }) as Writable & { text: () => string };
   w.text = () => Buffer.concat(chunks).toString();
   return w;
-}
-
-/** GET / on a local port (HTTP/1.0: the server closes after its answer): the body. */
-function get(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve(body.trim()));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
 }
 
 const PY_EXEC = String.raw`
@@ -170,8 +154,8 @@ function scenario(): void {
         await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
         try {
           const port = (server.address() as AddressInfo).port;
-          assert.equal(await get(port), 'box');
-          assert.deepEqual(await Promise.all([get(port), get(port), get(port)]), ['box', 'box', 'box']);
+          assert.equal(await getLocal(port, 10_000), 'box');
+          assert.deepEqual(await Promise.all([getLocal(port, 10_000), getLocal(port, 10_000), getLocal(port, 10_000)]), ['box', 'box', 'box']);
         } finally {
           server.close();
         }

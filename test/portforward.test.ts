@@ -10,29 +10,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { request } from 'node:http';
-import { asNobody, rootlessUnsupported, sandboxedScenario, UpSession, waitForOutput } from './lib/harness.js';
+import { asNobody, getLocal, rootlessUnsupported, sandboxedScenario, UpSession, waitForOutput } from './lib/harness.js';
 
 sandboxedScenario({
   title: 'kubectl port-forward to pods and services of svcnet up (root and rootless), in a private sandbox', self: import.meta.url, timeoutMs: 120_000,
   scenario: () => { scenario('root'); scenario('rootless'); },
 });
-
-
-/** GET / through a forwarded local port: the body (the built-in server answers with the pod's name). */
-function get(port: number, timeoutMs = 5000): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: '/', agent: false, timeout: timeoutMs }, (res) => {
-      let body = '';
-      res.on('data', (d: Buffer) => { body += d.toString(); });
-      res.on('end', () => resolve(body.trim()));
-      res.on('error', reject);
-    });
-    req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 const outputs = new WeakMap<ChildProcess, string>();
 function outputOf(c: ChildProcess): string { return outputs.get(c) ?? ''; }
@@ -71,8 +54,8 @@ function scenario(mode: 'root' | 'rootless'): void {
       // pod/NAME over kubectl's first choice, SPDY tunnelled in a WebSocket: one connection, then 8 at once.
       const pf = await portForward([`pod/${pod}`, ':80']);
       const p80 = pf.ports[0]!;
-      assert.equal(await get(p80), pod, pf.output());
-      const many = await Promise.all(Array.from({ length: 8 }, () => get(p80)));
+      assert.equal(await getLocal(p80), pod, pf.output());
+      const many = await Promise.all(Array.from({ length: 8 }, () => getLocal(p80)));
       assert.deepEqual(many, Array(8).fill(pod), pf.output());
       assert.equal((pf.output().match(/Handling connection for \d+/g) ?? []).length, 9, pf.output());
       assert.equal(pf.child.exitCode, null, pf.output());
@@ -80,22 +63,22 @@ function scenario(mode: 'root' | 'rootless'): void {
       // svc/NAME over the plain SPDY/3.1 upgrade (what kubectl falls back to): kubectl picks a
       // pod behind the Service and maps the service port to its target port.
       const svc = await portForward(['svc/web', ':80'], { KUBECTL_PORT_FORWARD_WEBSOCKETS: 'false' });
-      const viaSvc = await Promise.all(Array.from({ length: 4 }, () => get(svc.ports[0]!)));
+      const viaSvc = await Promise.all(Array.from({ length: 4 }, () => getLocal(svc.ports[0]!)));
       assert.deepEqual(viaSvc, Array(4).fill(pod), svc.output());
       // The first forward is still up beside it.
-      assert.equal(await get(p80), pod, pf.output());
+      assert.equal(await getLocal(p80), pod, pf.output());
 
       // Nothing listens on 81: the local connection ends, kubelet's message (containerd's dial
       // error inside) comes on the error stream and kubectl prints it; kubectl (1.23+) then
       // closes the whole forward itself ("lost connection to pod"), as against a real cluster.
       const closed = await portForward([`pod/${pod}`, ':81']);
-      await assert.rejects(get(closed.ports[0]!));
+      await assert.rejects(getLocal(closed.ports[0]!));
       await waitForOutput(closed.child, (o) => /an error occurred forwarding \d+ -> 81: error forwarding port 81 to pod \S+, uid : failed to execute portforward in network namespace \\?"[^"\\]+\\?": failed to connect to localhost:81 inside namespace \\?"[^"\\]+\\?", IPv4: dial tcp4 127\.0\.0\.1:81: connect: connection refused/.test(o), 5000)
         .catch(() => assert.fail(`no error for port 81 from kubectl:\n${closed.output()}`));
       await waitForOutput(closed.child, (o) => /lost connection to pod/.test(o), 5000);
       // The other forwards are untouched.
-      assert.equal(await get(p80), pod, pf.output());
-      assert.equal(await get(svc.ports[0]!), pod, svc.output());
+      assert.equal(await getLocal(p80), pod, pf.output());
+      assert.equal(await getLocal(svc.ports[0]!), pod, svc.output());
 
       // A pod that does not run: kubectl refuses before any upgrade.
       await k(['run', 'nowhere', '--image=nginx', '--overrides', JSON.stringify({ spec: { nodeSelector: { nowhere: 'true' } } })]);
