@@ -13,7 +13,7 @@
 // bytes flow both ways untouched, the backend's `101 Switching Protocols`
 // included.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { request as httpRequest } from 'node:http';
+import { request as httpRequest, STATUS_CODES } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
@@ -176,12 +176,15 @@ export function forward(req: IncomingMessage, res: ServerResponse, target: Proxy
   });
 }
 
+/** Writes a whole HTTP response on a raw socket (an upgrade that is refused) and closes it. */
+export function writeResponseToSocket(socket: Duplex, code: number, contentType: string, body: string): void {
+  if (socket.destroyed) return;
+  socket.end(`HTTP/1.1 ${code} ${STATUS_CODES[code] ?? 'Error'}\r\nContent-Type: ${contentType}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+}
+
 /** Writes a Status as a whole HTTP response on a raw socket (an upgrade that could not be proxied) and closes it. */
 export function writeStatusToSocket(socket: Duplex, e: StatusError): void {
-  if (socket.destroyed) return;
-  const body = JSON.stringify(e.status);
-  const reason = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 405: 'Method Not Allowed', 500: 'Internal Server Error', 503: 'Service Unavailable' }[e.code] ?? 'Error';
-  socket.end(`HTTP/1.1 ${e.code} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  writeResponseToSocket(socket, e.code, 'application/json', JSON.stringify(e.status));
 }
 
 /**

@@ -21,6 +21,7 @@ import type { Pod } from 'kubernetes-types/core/v1.js';
 import type { Status } from 'kubernetes-types/meta/v1.js';
 import { WebSocketServer, WebSocket, type RawData } from 'ws';
 import { errors } from '../api/errors.js';
+import { writeResponseToSocket } from '../apiserver/proxy.js';
 import type { ApiServer } from '../apiserver/server.js';
 import type { RequestInfo } from '../apiserver/request.js';
 import {
@@ -62,9 +63,7 @@ export async function locate(api: ApiServer, info: RequestInfo, req: Pick<ExecRe
 
 /** kubelet's refusal of the upgrade, as the API server's proxy passes it through (plain text). */
 function writeTextToSocket(socket: Duplex, code: number, text: string): void {
-  if (socket.destroyed) return;
-  const reason = { 404: 'Not Found', 500: 'Internal Server Error', 502: 'Bad Gateway' }[code] ?? 'Error';
-  socket.end(`HTTP/1.1 ${code} ${reason}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+  writeResponseToSocket(socket, code, 'text/plain; charset=utf-8', text);
 }
 
 /** The error-channel Status for an exec that could not start (the stream translator's wrapping). */
